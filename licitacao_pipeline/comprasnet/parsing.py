@@ -1,0 +1,180 @@
+"""Pure parsing of ComprasNet records into typed warehouse rows (no I/O).
+
+Money arrives as Brazilian strings ("1.234,56"), dates as "YYYY-MM-DD", timestamps as ISO UTC.
+A value that does not fit raises ``RecordError``; callers record the rejection and go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+_MONEY = re.compile(r"^-?(?:\d{1,3}(?:\.\d{3})+|\d+),\d{2}$")
+_DECIMAL = re.compile(r"^-?\d+(?:\.\d+)?$")
+
+
+class RecordError(ValueError):
+    """A record that cannot be stored as it is: the message says which field and why."""
+
+
+def money(value: Any, field: str = "valor") -> Decimal | None:
+    """``"1.234,56"`` -> ``Decimal("1234.56")`` exactly; ``None``/``""`` -> ``None``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise RecordError(f"{field}: money must be a string like '1.234,56', got {value!r}")
+    text = str(value).strip()
+    if isinstance(value, int):
+        return Decimal(text)
+    if not _MONEY.match(text):
+        raise RecordError(f"{field}: invalid money {value!r} (expected like '1.234,56')")
+    return Decimal(text.replace(".", "").replace(",", "."))
+
+
+def decimal(value: Any, field: str) -> Decimal | None:
+    """A raw decimal (``"12.5000"`` or a JSON number), as used by ``itens.quantidade``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise RecordError(f"{field}: invalid decimal {value!r}")
+    text = repr(value) if isinstance(value, float) else str(value).strip()
+    if not _DECIMAL.match(text):
+        raise RecordError(f"{field}: invalid decimal {value!r}")
+    return Decimal(text)
+
+
+def day(value: Any, field: str) -> date | None:
+    if value is None or value == "":
+        return None
+    try:
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise RecordError(f"{field}: invalid date {value!r} (expected YYYY-MM-DD)") from None
+
+
+def timestamp(value: Any, field: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise RecordError(f"{field}: invalid timestamp {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def integer(value: Any, field: str, required: bool = False) -> int | None:
+    if value is None or value == "":
+        if required:
+            raise RecordError(f"{field}: missing")
+        return None
+    if isinstance(value, bool):
+        raise RecordError(f"{field}: invalid integer {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    raise RecordError(f"{field}: invalid integer {value!r}")
+
+
+def text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        raise RecordError(f"{field}: expected text, got {type(value).__name__}")
+    return str(value)
+
+
+def content_hash(record: Mapping[str, Any], ignore: tuple[str, ...] = ("links",)) -> str:
+    """SHA-256 of the canonical JSON of a record, ignoring keys that do not carry content."""
+    content = {k: v for k, v in record.items() if k not in ignore}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _obj(record: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
+    node: Any = record
+    for key in path:
+        node = node.get(key) if isinstance(node, Mapping) else None
+        if node is None:
+            return {}
+    if not isinstance(node, Mapping):
+        raise RecordError(f"{'.'.join(path)}: expected an object, got {type(node).__name__}")
+    return node
+
+
+Converter = Callable[[Any, str], Any]
+_TEXT_FIELDS = (
+    "receita_despesa numero codigo_tipo tipo subtipo prorrogavel situacao justificativa_inativo "
+    "categoria subcategoria unidades_requisitantes processo objeto amparo_legal "
+    "informacao_complementar codigo_modalidade modalidade unidade_compra licitacao_numero"
+).split()
+_DATE_FIELDS = (
+    "data_assinatura data_publicacao data_proposta_comercial vigencia_inicio vigencia_fim"
+).split()
+_MONEY_FIELDS = "valor_inicial valor_global valor_parcela valor_acumulado".split()
+
+
+def _fields(record: Mapping[str, Any], spec: Mapping[str, Converter]) -> dict[str, Any]:
+    return {name: conv(record.get(name), name) for name, conv in spec.items()}
+
+
+CONTRATO_SPEC: dict[str, Converter] = {
+    **{f: text for f in _TEXT_FIELDS},
+    **{f: day for f in _DATE_FIELDS},
+    **{f: money for f in _MONEY_FIELDS},
+    "num_parcelas": integer,
+}
+
+
+def parse_contrato(record: Any, uasg: str) -> dict[str, Any]:
+    """One listing (or ``/id``) record -> a ``contratos`` row with typed, flattened columns."""
+    if not isinstance(record, Mapping):
+        raise RecordError(f"record: expected an object, got {type(record).__name__}")
+    row = {"id": integer(record.get("id"), "id", required=True), "uasg": uasg}
+    row.update(_fields(record, CONTRATO_SPEC))
+    orgao = _obj(record, "contratante", "orgao")
+    ug = _obj(orgao, "unidade_gestora")
+    origem = _obj(record, "contratante", "orgao_origem")
+    ug_origem = _obj(origem, "unidade_gestora_origem")
+    fornecedor = _obj(record, "fornecedor")
+    row.update(
+        orgao_codigo=text(orgao.get("codigo"), "contratante.orgao.codigo"),
+        orgao_nome=text(orgao.get("nome"), "contratante.orgao.nome"),
+        unidade_gestora_codigo=text(ug.get("codigo"), "unidade_gestora.codigo"),
+        unidade_gestora_nome=text(ug.get("nome"), "unidade_gestora.nome"),
+        unidade_gestora_nome_resumido=text(ug.get("nome_resumido"), "unidade_gestora.nome_resumido"),
+        orgao_origem_codigo=text(origem.get("codigo"), "orgao_origem.codigo"),
+        orgao_origem_nome=text(origem.get("nome"), "orgao_origem.nome"),
+        unidade_gestora_origem_codigo=text(ug_origem.get("codigo"), "unidade_gestora_origem.codigo"),
+        unidade_gestora_origem_nome=text(ug_origem.get("nome"), "unidade_gestora_origem.nome"),
+        fornecedor_tipo=text(fornecedor.get("tipo"), "fornecedor.tipo"),
+        fornecedor_cnpj_cpf_idgener=text(
+            fornecedor.get("cnpj_cpf_idgener"), "fornecedor.cnpj_cpf_idgener"
+        ),
+        fornecedor_nome=text(fornecedor.get("nome"), "fornecedor.nome"),
+        payload=dict(record),
+        payload_hash=content_hash(record),
+    )
+    return row
+
+
+def record_id(record: Any) -> int | None:
+    """Best-effort id of a record, even a malformed one (for removal bookkeeping)."""
+    try:
+        return integer(record.get("id"), "id") if isinstance(record, Mapping) else None
+    except RecordError:
+        return None
+
+
+def within_vigencia(row: Mapping[str, Any], today: date, janela_dias: int | None) -> bool:
+    """Seed 004's vigency filter: keep contracts whose vigência ended at most N days ago."""
+    if janela_dias is None or row.get("vigencia_fim") is None:
+        return True
+    return (today - row["vigencia_fim"]).days <= janela_dias

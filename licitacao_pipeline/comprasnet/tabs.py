@@ -1,0 +1,120 @@
+"""Field specs and pure parsers for a contract's tabs (historico, empenhos, itens, arquivos).
+
+Each spec maps a warehouse column to (converter, path in the record); the warehouse tables are
+derived from the same specs, so a column is declared once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from licitacao_pipeline.comprasnet.parsing import (
+    RecordError,
+    content_hash,
+    day,
+    decimal,
+    integer,
+    money,
+    text,
+    timestamp,
+)
+
+TABS = ("historico", "empenhos", "itens", "arquivos")
+
+
+def json_value(value: Any, field: str) -> Any:
+    if value is not None and not isinstance(value, (list, dict)):
+        raise RecordError(f"{field}: expected a list or object, got {type(value).__name__}")
+    return value
+
+
+def text_or_number(value: Any, field: str) -> str | None:
+    """Codes that the API sends sometimes as numbers, sometimes as strings."""
+    if isinstance(value, bool):
+        raise RecordError(f"{field}: invalid code {value!r}")
+    return None if value is None else text(value, field)
+
+
+Converter = Callable[[Any, str], Any]
+
+
+@dataclass(frozen=True)
+class TabSpec:
+    tab: str
+    columns: Mapping[str, tuple[Converter, tuple[str, ...]]]
+
+    def parse(self, record: Any, contrato_id: int) -> dict[str, Any]:
+        """A tab record -> row. ``contrato_id`` comes from the URL called (empenhos lack it)."""
+        if not isinstance(record, Mapping):
+            raise RecordError(f"record: expected an object, got {type(record).__name__}")
+        row: dict[str, Any] = {
+            "id": integer(record.get("id"), "id", required=True),
+            "contrato_id": contrato_id,
+        }
+        own = record.get("contrato_id")
+        if own is not None and integer(own, "contrato_id") != contrato_id:
+            raise RecordError(f"contrato_id: record says {own!r}, URL says {contrato_id}")
+        for column, (convert, path) in self.columns.items():
+            value: Any = record
+            for key in path:
+                if value is not None and not isinstance(value, Mapping):
+                    raise RecordError(f"{'.'.join(path[:-1])}: expected an object")
+                value = None if value is None else value.get(key)
+            row[column] = convert(value, ".".join(path))
+        row["payload"] = dict(record)
+        row["payload_hash"] = content_hash(record)
+        return row
+
+
+def _cols(conv: Converter, names: str) -> dict[str, tuple[Converter, tuple[str, ...]]]:
+    return {n: (conv, (n,)) for n in names.split()}
+
+
+def _nested(conv: Converter, prefix: str, obj: str, names: str):
+    return {f"{prefix}_{n}": (conv, (obj, n)) for n in names.split()}
+
+
+SPECS: dict[str, TabSpec] = {
+    "historico": TabSpec(
+        "historico",
+        {
+            **_cols(text, "receita_despesa numero observacao ug gestao codigo_tipo tipo categoria "
+                    "processo objeto modalidade licitacao_numero retroativo situacao_contrato"),
+            **_nested(text, "fornecedor", "fornecedor", "tipo cnpj_cpf_idgener nome"),
+            **_cols(day, "data_assinatura data_publicacao vigencia_inicio vigencia_fim "
+                    "data_inicio_novo_valor"),
+            **_cols(money, "valor_inicial valor_global valor_parcela novo_valor_global "
+                    "novo_valor_parcela retroativo_valor"),
+            **_cols(integer, "num_parcelas novo_num_parcelas"),
+            **_cols(json_value, "qualificacao_termo"),
+            **_cols(timestamp, "criado_em alterado_em"),
+        },
+    ),
+    "empenhos": TabSpec(
+        "empenhos",
+        {
+            **_cols(text, "unidade_gestora gestao numero credor fonte_recurso programa_trabalho "
+                    "planointerno naturezadespesa informacao_complementar sistema_origem"),
+            **_nested(text, "credor", "credor_obj", "cnpj_cpf_idgener nome tipo"),
+            **_cols(day, "data_emissao"),
+            **_cols(money, "empenhado aliquidar liquidado pago rpinscrito rpaliquidar "
+                    "rpliquidado rppago"),
+        },
+    ),
+    "itens": TabSpec(
+        "itens",
+        {
+            **_cols(text_or_number, "tipo_id tipo_material grupo_id catmatseritem_id "
+                    "numero_item_compra"),
+            **_cols(text, "descricao_complementar"),
+            **_cols(decimal, "quantidade"),
+            **_cols(money, "valorunitario valortotal"),
+        },
+    ),
+    "arquivos": TabSpec(
+        "arquivos",
+        _cols(text, "tipo processo sequencial_documento descricao path_arquivo origem link_sei"),
+    ),
+}

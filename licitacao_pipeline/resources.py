@@ -1,0 +1,63 @@
+"""Dagster resources: the ComprasNet HTTP client and the PostgreSQL warehouse."""
+
+
+import dagster as dg
+from pydantic import PrivateAttr
+from sqlalchemy.engine import Engine
+
+from licitacao_pipeline.comprasnet.client import REAL_BASE_URL, ComprasNetClient
+from licitacao_pipeline.warehouse.engine import get_engine
+
+
+class ComprasNetResource(dg.ConfigurableResource):
+    """ComprasNet Contratos API. One pooled client per run step; its counters feed metadata."""
+
+    base_url: str = REAL_BASE_URL
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    listing_read_timeout: float = 180.0
+    max_retries: int = 5
+    backoff_factor: float = 1.0
+    backoff_max: float = 60.0
+    body_retries: int = 3
+    max_concurrency: int = 8
+    max_rps: float | None = None
+
+    _client: ComprasNetClient | None = PrivateAttr(default=None)
+
+    def make_client(self) -> ComprasNetClient:
+        return ComprasNetClient(
+            self.base_url,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            listing_read_timeout=self.listing_read_timeout,
+            max_retries=self.max_retries,
+            backoff_factor=self.backoff_factor,
+            backoff_max=self.backoff_max,
+            body_retries=self.body_retries,
+            pool_size=max(self.max_concurrency, 4),
+            max_rps=self.max_rps,
+        )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._client = self.make_client()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    @property
+    def client(self) -> ComprasNetClient:
+        if self._client is None:  # used outside a run (e.g. a direct call in a script)
+            self._client = self.make_client()
+        return self._client
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """PostgreSQL warehouse. ``database_url`` unset: an embedded PostgreSQL under the data dir."""
+
+    database_url: str | None = None
+
+    def get_engine(self) -> Engine:
+        return get_engine(self.database_url)
+

