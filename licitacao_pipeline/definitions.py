@@ -5,6 +5,8 @@ import os
 import dagster as dg
 
 from licitacao_pipeline.assets.contratos import contratos
+from licitacao_pipeline.assets.tabs import contratos_abas
+from licitacao_pipeline.jobs import sync_contrato
 from licitacao_pipeline.resources import ComprasNetResource, WarehouseResource
 
 
@@ -14,7 +16,8 @@ def _from_env(**fields: str) -> dict[str, dg.EnvVar]:
 
 
 defs = dg.Definitions(
-    assets=[contratos],
+    assets=[contratos, contratos_abas],
+    jobs=[sync_contrato],
     resources={
         "comprasnet": ComprasNetResource(**_from_env(base_url="COMPRASNET_BASE_URL")),
         "warehouse": WarehouseResource(**_from_env(database_url="DATABASE_URL")),

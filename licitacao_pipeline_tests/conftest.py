@@ -21,13 +21,17 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory) -> sa.URL:
-    """URL of the maintenance database of the test server."""
+def pg_admin_url() -> sa.URL:
+    """URL of the maintenance database of the test server.
+
+    The embedded server lives under the project's ``.data/`` (not pytest's tmp dir, whose 0700
+    permissions the unprivileged postgres user cannot traverse) and is shared by xdist workers.
+    """
     if os.environ.get("TEST_DATABASE_URL"):
         return normalize_url(os.environ["TEST_DATABASE_URL"])
-    root = tmp_path_factory.getbasetemp().parent / "embedded-pg"
+    root = Path(__file__).resolve().parent.parent / ".data"
     root.mkdir(exist_ok=True)
-    return embedded_url(root / "pgdata")
+    return embedded_url(root / "test-pgdata")
 
 
 def _admin(url: sa.URL) -> sa.Engine:
