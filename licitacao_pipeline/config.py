@@ -11,8 +11,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
+from pathlib import Path
 
 TIMEZONE = "America/Sao_Paulo"
+DEFAULT_DATA_DIR = ".data"
 DEFAULT_UASGS = "787010@09:00,787000@11:00,770001@14:00,787400@16:00,787700@18:00"
 DEFAULT_WINDOW = "06:00-22:00"
 
@@ -105,3 +107,14 @@ def schedule_times(uasgs: tuple[Uasg, ...], window: tuple[time, time]) -> dict[s
         taken.add(slot)
         result[u.codigo] = time(slot // 60, slot % 60)
     return {u.codigo: result[u.codigo] for u in uasgs}
+
+
+def data_dir() -> Path:
+    """Where local state lives (embedded PostgreSQL, exports): ``LICITACAO_DATA_DIR``."""
+    return Path(os.environ.get("LICITACAO_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
+
+
+def export_dir() -> Path:
+    """Where export files are written: ``LICITACAO_EXPORT_DIR`` (default ``<data dir>/exports``)."""
+    configured = os.environ.get("LICITACAO_EXPORT_DIR")
+    return Path(configured).resolve() if configured else data_dir() / "exports"

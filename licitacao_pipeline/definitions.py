@@ -6,8 +6,10 @@ import dagster as dg
 
 from licitacao_pipeline.assets.contratos import contratos
 from licitacao_pipeline.assets.tabs import contratos_abas
-from licitacao_pipeline.jobs import sync_contrato
+from licitacao_pipeline.jobs import limpeza, sincronizacao_completa, sincronizar_contratos, sync_contrato
 from licitacao_pipeline.resources import ComprasNetResource, WarehouseResource
+from licitacao_pipeline.schedules import build_schedules
+from licitacao_pipeline.sensors import abas_seguem_contratos, alerta_falhas, alertas_pendentes
 
 
 def _from_env(**fields: str) -> dict[str, dg.EnvVar]:
@@ -17,7 +19,9 @@ def _from_env(**fields: str) -> dict[str, dg.EnvVar]:
 
 defs = dg.Definitions(
     assets=[contratos, contratos_abas],
-    jobs=[sync_contrato],
+    jobs=[sincronizar_contratos, sincronizacao_completa, sync_contrato, limpeza],
+    schedules=build_schedules(),
+    sensors=[abas_seguem_contratos, alerta_falhas, alertas_pendentes],
     resources={
         "comprasnet": ComprasNetResource(**_from_env(base_url="COMPRASNET_BASE_URL")),
         "warehouse": WarehouseResource(**_from_env(database_url="DATABASE_URL")),

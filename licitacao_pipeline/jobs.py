@@ -1,4 +1,4 @@
-"""Jobs: the on-demand sync of one contract's chosen tabs (seed 004's lazy loading, improved)."""
+"""Jobs: scheduled and full syncs, the on-demand sync of one contract's tabs, cleanup."""
 
 import time
 
@@ -6,6 +6,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from licitacao_pipeline.assets.tabs import TAB_KEYS
+from licitacao_pipeline.cleanup import limpar_registros_antigos
 from licitacao_pipeline.comprasnet.errors import ComprasNetNotFound
 from licitacao_pipeline.comprasnet.parsing import RecordError, parse_contrato
 from licitacao_pipeline.comprasnet.tabs import TABS
@@ -100,8 +101,33 @@ def sync_contrato_tabs(
 
 @dg.job(
     partitions_def=uasg_partitions,
-    tags={"dagster/priority": "10", "licitacao/kind": "on-demand"},
+    tags={"dagster/priority": "10", "dagster/max_runtime": "900", "licitacao/kind": "on-demand"},
     description="On-demand refresh of one contract's tabs. Pick the contract's UASG as partition.",
 )
 def sync_contrato():
     sync_contrato_tabs()
+
+
+TAGS_SCHEDULED = {"dagster/priority": "0", "dagster/max_runtime": "3600", "licitacao/kind": "scheduled"}
+TAGS_FULL = {"dagster/priority": "-10", "dagster/max_runtime": "14400", "licitacao/kind": "full-sync"}
+
+sincronizar_contratos = dg.define_asset_job(
+    "sincronizar_contratos",
+    selection=dg.AssetSelection.assets("contratos"),
+    tags=TAGS_SCHEDULED,
+    description="Daily sync of one UASG's listing; its tabs follow through automation.",
+)
+
+sincronizacao_completa = dg.define_asset_job(
+    "sincronizacao_completa",
+    selection=dg.AssetSelection.assets("contratos", *TAB_KEYS.values()),
+    tags=TAGS_FULL,
+    config={"ops": {"contratos_abas": {"config": {"full_refresh": True}}}},
+    description="Nightly full sync of one UASG: listing and every tab of every contract.",
+)
+
+
+@dg.job(tags={"dagster/priority": "-20", "licitacao/kind": "maintenance"})
+def limpeza():
+    """Remove old runs, their logs and old export files."""
+    limpar_registros_antigos()

@@ -9,6 +9,10 @@ import uuid
 import warnings
 from pathlib import Path
 
+# Step retries stay on (they are part of what is tested) but fast; set before assets import.
+os.environ.setdefault("LICITACAO_STEP_RETRIES", "1")
+os.environ.setdefault("LICITACAO_STEP_RETRY_DELAY_SECONDS", "0.1")
+
 import pytest
 import sqlalchemy as sa
 

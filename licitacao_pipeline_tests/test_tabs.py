@@ -168,7 +168,8 @@ def test_mostly_failing_run_fails_loudly_after_committing_successes(sim, resourc
         base_url=sim.base_url, max_retries=1, backoff_factor=0.01, backoff_max=0.05))
     result = sync_tabs_only(fast, raise_on_error=False)
     n = len(ids)
-    assert f"{3 * n} of {4 * n} contract tabs failed after retries" in failure_message(result)
+    # the step is retried once (transient); the retry only sees the 3n tabs still due
+    assert f"{3 * n} of {3 * n} contract tabs failed after retries" in failure_message(result)
     stamps = rows(engine)
     assert all(r["historico_atualizado_em"] is not None for r in stamps)  # successes committed
     assert all(r["itens_atualizado_em"] is None for r in stamps)

@@ -1,6 +1,7 @@
 """Asset ``contratos``: one UASG's contracts (active + inactive listings) in PostgreSQL."""
 
 
+import contextlib
 import time
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -8,6 +9,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from licitacao_pipeline.assets.checks import offending_ids
+from licitacao_pipeline.assets.retries import STEP_RETRY_POLICY, transient_only
 from licitacao_pipeline.config import TIMEZONE
 from licitacao_pipeline.partitions import uasg_partitions
 from licitacao_pipeline.resources import ComprasNetResource, WarehouseResource
@@ -39,6 +41,7 @@ class ContratosConfig(dg.Config):
     group_name="contratos",
     kinds={"postgres", "python"},
     pool="comprasnet",
+    retry_policy=STEP_RETRY_POLICY,
     check_specs=[
         dg.AssetCheckSpec(name, asset="contratos", description=desc)
         for name, desc in CHECKS.items()
@@ -57,9 +60,10 @@ def contratos(
     engine = warehouse.get_engine()
     context.log.info("uasg %s: downloading active and inactive listings", uasg)
     listings = []
-    try:
+    with transient_only(), contextlib.ExitStack() as stack:
         for inativo in (False, True):
             listing = client.contratos(uasg, inativo=inativo)
+            stack.callback(listing.close)
             listings.append(listing)
             context.log.info("uasg %s: %s listing has %d records", uasg,
                              "inactive" if inativo else "active", listing.count)
@@ -73,9 +77,6 @@ def contratos(
             max_removed_ratio=config.max_removed_ratio,
             run_id=context.run.run_id,
         )
-    finally:
-        for listing in listings:
-            listing.close()
     stats = client.stats.snapshot()
     duration = time.monotonic() - started
     context.log.info(

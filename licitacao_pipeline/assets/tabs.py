@@ -12,11 +12,12 @@ from datetime import timedelta
 import dagster as dg
 
 from licitacao_pipeline.assets.contratos import contratos
+from licitacao_pipeline.assets.retries import STEP_RETRY_POLICY, transient_only
 from licitacao_pipeline.comprasnet.tabs import TABS
 from licitacao_pipeline.partitions import uasg_partitions
 from licitacao_pipeline.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.sync.tabs import sync_tabs
-from licitacao_pipeline.warehouse.tabs_sync import contracts_due
+from licitacao_pipeline.warehouse.tabs_sync import active_contracts, contracts_due
 
 TAB_KEYS = {tab: dg.AssetKey(f"contratos_{tab}") for tab in TABS}
 
@@ -37,6 +38,7 @@ class TabsConfig(dg.Config):
             deps=[contratos],
             group_name="contratos",
             kinds={"postgres", "python"},
+            automation_condition=dg.AutomationCondition.eager(),
             description=f"The '{tab}' tab of every contract of the UASG, one row per record.",
         )
         for tab, key in TAB_KEYS.items()
@@ -50,6 +52,7 @@ class TabsConfig(dg.Config):
     partitions_def=uasg_partitions,
     can_subset=True,
     pool="comprasnet",
+    retry_policy=STEP_RETRY_POLICY,
     name="contratos_abas",
 )
 def contratos_abas(
@@ -64,11 +67,9 @@ def contratos_abas(
     client = comprasnet.client
     tabs = [tab for tab, key in TAB_KEYS.items() if key in context.selected_asset_keys]
     staleness = timedelta(hours=config.staleness_hours)
-    due = {tab: contracts_due(engine, uasg, tab, staleness, config.full_refresh) for tab in tabs}
-    with engine.connect() as conn:
-        active = conn.exec_driver_sql(
-            "SELECT count(*) FROM contratos WHERE uasg = %(u)s AND removido_em IS NULL", {"u": uasg}
-        ).scalar_one()
+    with transient_only():
+        due = {t: contracts_due(engine, uasg, t, staleness, config.full_refresh) for t in tabs}
+        active = active_contracts(engine, uasg)
     context.log.info(
         f"uasg {uasg}: {active} active contracts; due per tab: "
         + ", ".join(f"{t}={len(ids)}" for t, ids in due.items())

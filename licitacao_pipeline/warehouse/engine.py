@@ -15,7 +15,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
-DEFAULT_DATA_DIR = ".data"
+from licitacao_pipeline.config import data_dir
+
 _lock = threading.Lock()
 
 
@@ -25,10 +26,6 @@ def normalize_url(url: str | URL) -> URL:
     if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg2")
     return parsed
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("LICITACAO_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
 
 
 def embedded_url(pgdata: Path | None = None, database: str = "postgres") -> URL:

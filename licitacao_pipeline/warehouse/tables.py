@@ -75,6 +75,21 @@ rejected_records = sa.Table(
     sa.Index("ix_rejected_records_run", "run_id"),
 )
 
+alertas = sa.Table(
+    "alertas",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("run_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("job_name", sa.Text, nullable=False),
+    sa.Column("uasg", sa.String(6)),
+    sa.Column("failed_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("failed_steps", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("posted_at", TS),
+    sa.Column("post_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("post_error", sa.Text),
+)
+
 
 def _tab_table(spec: tabs.TabSpec) -> sa.Table:
     types = {

@@ -124,3 +124,11 @@ def contracts_due(
         )
     with engine.connect() as conn:
         return list(conn.execute(query.order_by(contratos.c.id)).scalars())
+
+
+def active_contracts(engine: Engine, uasg: str) -> int:
+    query = sa.select(sa.func.count()).where(
+        contratos.c.uasg == uasg, contratos.c.removido_em.is_(None)
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one()

@@ -1,0 +1,69 @@
+"""Sensors: tabs follow ``contratos`` (declarative automation), failure alerts, alert retries."""
+
+import os
+
+import dagster as dg
+
+from licitacao_pipeline import alerts
+from licitacao_pipeline.resources import WarehouseResource
+
+abas_seguem_contratos = dg.AutomationConditionSensorDefinition(
+    "abas_seguem_contratos",
+    target=dg.AssetSelection.groups("contratos"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    run_tags={"dagster/priority": "0", "dagster/max_runtime": "3600", "licitacao/kind": "tabs"},
+    emit_backfills=False,
+    description="When a UASG's contratos partition is materialized, sync its tabs next.",
+)
+
+
+def _error_chain(error) -> list[str]:
+    """Messages of an error and its causes ("Exceeded max_retries" hides the real one)."""
+    out = []
+    while error is not None:
+        out.append(error.message.strip())
+        error = error.cause
+    return out
+
+
+def _webhook_url() -> str | None:
+    return os.environ.get("ALERT_WEBHOOK_URL") or None
+
+
+@dg.run_failure_sensor(
+    name="alerta_falhas",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=15,
+    description="Records every failed run in `alertas` and POSTs it to ALERT_WEBHOOK_URL.",
+)
+def alerta_falhas(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
+    run = context.dagster_run
+    steps = sorted({e.step_key for e in context.get_step_failure_events() if e.step_key})
+    messages = [
+        message
+        for e in context.get_step_failure_events()
+        if e.event_specific_data and e.event_specific_data.error
+        for message in _error_chain(e.event_specific_data.error)
+    ]
+    engine = warehouse.get_engine()
+    new = alerts.record(engine, alerts.Alerta(
+        run_id=run.run_id,
+        job_name=run.job_name,
+        uasg=run.tags.get("dagster/partition"),
+        message=("\n".join(messages) or context.failure_event.message or "run failed")[:4000],
+        failed_steps=steps,
+    ))
+    delivered = alerts.deliver_pending(engine, _webhook_url())
+    context.log.info(f"alert for run {run.run_id} recorded={new} delivery={delivered}")
+
+
+@dg.sensor(
+    name="alertas_pendentes",
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Retries webhook delivery of alerts whose POST failed earlier.",
+)
+def alertas_pendentes(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    delivered = alerts.deliver_pending(warehouse.get_engine(), _webhook_url())
+    return dg.SkipReason(f"webhook delivery: {delivered}")

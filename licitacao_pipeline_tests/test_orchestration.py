@@ -1,0 +1,175 @@
+"""Automation (tabs follow contratos), failure alerts to a webhook, retries, cleanup."""
+
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import dagster as dg
+import pytest
+
+from licitacao_pipeline.assets.contratos import contratos
+from licitacao_pipeline.assets.tabs import contratos_abas
+from licitacao_pipeline.definitions import defs
+from licitacao_pipeline.resources import ComprasNetResource
+from licitacao_pipeline.sensors import alerta_falhas, alertas_pendentes
+
+from .helpers import rows
+
+ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
+TAB_KEYS = [dg.AssetKey(f"contratos_{t}") for t in ("historico", "empenhos", "itens", "arquivos")]
+
+
+def test_tabs_are_requested_for_the_partition_whose_contratos_materialized(sim, resources):
+    graph = dg.Definitions(assets=[contratos, contratos_abas], resources=resources)
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=graph, instance=instance)
+        assert first.total_requested == 0
+        dg.materialize([contratos], partition_key="787000", resources=resources, instance=instance,
+                       run_config={"ops": ALL})
+        result = dg.evaluate_automation_conditions(
+            defs=graph, instance=instance, cursor=first.cursor
+        )
+        for key in TAB_KEYS:
+            assert result.get_requested_partitions(key) == {"787000"}
+        assert result.get_requested_partitions(dg.AssetKey("contratos")) == set()
+        again = dg.evaluate_automation_conditions(
+            defs=graph, instance=instance, cursor=result.cursor
+        )
+        assert again.total_requested == 0  # handled once, not on every tick
+
+
+class Receiver:
+    """A local HTTP server that records JSON POST bodies; can be told to fail first."""
+
+    def __init__(self, fail_first: int = 0):
+        self.bodies, self.fail_left = [], fail_first
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if outer.fail_left > 0:
+                    outer.fail_left -= 1
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                outer.bodies.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def failed_run(sim, resources, instance):
+    sim.inject_fault("500", path=r"/api/contrato/ug/", times=-1)
+    fast = dict(resources, comprasnet=ComprasNetResource(
+        base_url=sim.base_url, max_retries=0, backoff_factor=0.01))
+    return dg.materialize([contratos], partition_key="787010", resources=fast, instance=instance,
+                          run_config={"ops": ALL}, raise_on_error=False)
+
+
+def sensor_context(instance, result, resources):
+    return dg.build_run_status_sensor_context(
+        sensor_name="alerta_falhas", dagster_instance=instance, dagster_run=result.dagster_run,
+        dagster_event=result.get_run_failure_event(),
+        resources={"warehouse": resources["warehouse"]},
+    ).for_run_failure()
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    receiver = Receiver(fail_first=3)  # the first delivery (3 tries) fails; a later tick succeeds
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", receiver.url)
+    yield receiver
+    receiver.close()
+
+
+def test_failure_sensor_records_the_alert_and_posts_it(sim, resources, engine, webhook):
+    with dg.instance_for_test() as instance:
+        result = failed_run(sim, resources, instance)
+        assert not result.success
+        ctx = sensor_context(instance, result, resources)
+        alerta_falhas(ctx)
+        stored = rows(engine, "alertas")
+        assert len(stored) == 1
+        alert = stored[0]
+        assert alert["run_id"] == result.run_id and alert["uasg"] == "787010"
+        assert alert["failed_steps"] == ["contratos"]
+        assert "status=500" in alert["message"]
+        assert alert["posted_at"] is None and "503" in alert["post_error"]  # receiver failed
+        assert webhook.bodies == []
+        started = time.monotonic()
+        alerta_falhas(ctx)  # the same failure seen again: not recorded twice; pending one posted
+        assert time.monotonic() - started < 10
+        assert len(rows(engine, "alertas")) == 1
+        assert len(webhook.bodies) == 1
+        body = webhook.bodies[0]
+        assert body["run_id"] == result.run_id and body["uasg"] == "787010"
+        assert "status=500" in body["message"]
+        assert rows(engine, "alertas")[0]["posted_at"] is not None
+        alertas_pendentes(dg.build_sensor_context(instance=instance,
+                                                  resources={"warehouse": resources["warehouse"]}))
+        assert len(webhook.bodies) == 1  # never posted twice
+
+
+def test_unreachable_webhook_does_not_block(sim, resources, engine, monkeypatch):
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", "http://127.0.0.1:9/unreachable")
+    with dg.instance_for_test() as instance:
+        result = failed_run(sim, resources, instance)
+        started = time.monotonic()
+        alerta_falhas(sensor_context(instance, result, resources))
+        assert time.monotonic() - started < 15
+    alert = rows(engine, "alertas")[0]
+    assert alert["posted_at"] is None and alert["post_attempts"] == 1
+    assert "Connection" in alert["post_error"]
+
+
+def test_transient_errors_are_retried_by_the_step_but_data_errors_are_not(sim, resources):
+    fast = dict(resources, comprasnet=ComprasNetResource(
+        base_url=sim.base_url, max_retries=0, backoff_factor=0.01))
+    sim.inject_fault("502", path=r"/api/contrato/ug/", times=1)
+    result = dg.materialize([contratos], partition_key="787010", resources=fast,
+                            run_config={"ops": ALL})
+    assert result.success
+    assert len([e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 1
+
+    sim.inject_fault("malformed", path=r"/api/contrato/ug/", field="id", count=10)
+    result = dg.materialize([contratos], partition_key="787010", resources=fast,
+                            run_config={"ops": ALL}, raise_on_error=False)
+    assert not result.success
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+
+
+def test_cleanup_removes_old_runs_and_exports(tmp_path, monkeypatch):
+    monkeypatch.setenv("LICITACAO_EXPORT_DIR", str(tmp_path / "exports"))
+    (tmp_path / "exports").mkdir()
+    old, new = tmp_path / "exports" / "old.csv", tmp_path / "exports" / "new.csv"
+    old.write_text("a,b\n")
+    new.write_text("a,b\n")
+    past = time.time() - 40 * 86400
+    os.utime(old, (past, past))
+    limpeza = defs.resolve_job_def("limpeza")
+    with dg.instance_for_test() as instance:
+        for _ in range(3):
+            limpeza.execute_in_process(instance=instance, run_config={
+                "ops": {"limpar_registros_antigos": {"config": {"retention_days": 30}}}})
+        assert len(instance.get_run_records()) == 3
+        assert not old.exists() and new.exists()
+        result = limpeza.execute_in_process(instance=instance, run_config={
+            "ops": {"limpar_registros_antigos": {"config": {"retention_days": 0}}}})
+        meta = {k: v.value for e in result.all_events if e.event_type_value == "STEP_OUTPUT"
+                for k, v in e.event_specific_data.metadata.items()}
+        assert meta["runs_removed"] == 3
+        remaining = [r.dagster_run.run_id for r in instance.get_run_records()]
+        assert remaining == [result.run_id]  # only the cleanup run itself, still in progress then
+        assert instance.all_logs(remaining[0])
