@@ -27,9 +27,21 @@ def free_port() -> int:
 def simulator_process(uasg: str, contracts: int, latency: float = 0.0, seed: int = 1):
     """Run the simulator CLI in a child process (so its memory is not counted as ours)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "licitacao_pipeline.comprasnet.simulator", "--port", str(port),
-           "--seed", str(seed), "--uasgs", uasg, "--contracts", str(contracts),
-           "--latency", str(latency)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "licitacao_pipeline.comprasnet.simulator",
+        "--port",
+        str(port),
+        "--seed",
+        str(seed),
+        "--uasgs",
+        uasg,
+        "--contracts",
+        str(contracts),
+        "--latency",
+        str(latency),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -47,7 +59,9 @@ def simulator_process(uasg: str, contracts: int, latency: float = 0.0, seed: int
 
 def control(base: str, name: str, payload: dict | None = None):
     data = None if payload is None else json.dumps(payload).encode()
-    req = urllib.request.Request(f"{base}/_sim/{name}", data=data, method="POST" if data or name != "counts" else "GET")
+    req = urllib.request.Request(
+        f"{base}/_sim/{name}", data=data, method="POST" if data or name != "counts" else "GET"
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         body = resp.read()
     return json.loads(body) if body else None

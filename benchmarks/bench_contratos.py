@@ -12,11 +12,10 @@ import resource
 import time
 
 import dagster as dg
+from _common import control, scratch_database, simulator_process
 
 from licitacao_pipeline.assets.contratos import contratos
 from licitacao_pipeline.resources import ComprasNetResource, WarehouseResource
-
-from _common import control, scratch_database, simulator_process
 
 UASG = "787010"
 
@@ -26,8 +25,12 @@ def rss_mb() -> float:
 
 
 def run(resources):
-    result = dg.materialize([contratos], partition_key=UASG, resources=resources,
-                            run_config={"ops": {"contratos": {"config": {"vigencia_janela_dias": None}}}})
+    result = dg.materialize(
+        [contratos],
+        partition_key=UASG,
+        resources=resources,
+        run_config={"ops": {"contratos": {"config": {"vigencia_janela_dias": None}}}},
+    )
     mat = result.asset_materializations_for_node("contratos")[0]
     return {k: v.value for k, v in mat.metadata.items()}
 
@@ -37,8 +40,10 @@ def main() -> None:
     parser.add_argument("--contracts", type=int, default=20000)
     args = parser.parse_args()
     with simulator_process(UASG, args.contracts) as base, scratch_database() as db:
-        resources = {"comprasnet": ComprasNetResource(base_url=base),
-                     "warehouse": WarehouseResource(database_url=db)}
+        resources = {
+            "comprasnet": ComprasNetResource(base_url=base),
+            "warehouse": WarehouseResource(database_url=db),
+        }
         WarehouseResource(database_url=db).get_engine()  # migrate outside the timing
         rss_before = rss_mb()
         t0 = time.perf_counter()
@@ -55,11 +60,15 @@ def main() -> None:
     print(f"first sync wall time        : {wall:.2f} s")
     print(f"first sync rows/s           : {rows / wall:,.0f}")
     print(f"bytes downloaded            : {first['bytes']:,}")
-    print(f"peak RSS (process)          : {peak:.0f} MB (before sync {rss_before:.0f} MB) "
-          f"target <= 300 MB -> ratio {peak / 300:.2f}")
+    print(
+        f"peak RSS (process)          : {peak:.0f} MB (before sync {rss_before:.0f} MB) "
+        f"target <= 300 MB -> ratio {peak / 300:.2f}"
+    )
     print(f"re-sync wall time           : {rewall:.2f} s")
-    print(f"re-sync requests            : {sum(counts['requests'].values())} "
-          f"(listing {counts['by_kind'].get('listing', 0)})")
+    print(
+        f"re-sync requests            : {sum(counts['requests'].values())} "
+        f"(listing {counts['by_kind'].get('listing', 0)})"
+    )
     print(f"re-sync rows written        : {second['rows_written']} (target 0)")
 
 

@@ -34,18 +34,30 @@ class Alerta:
 
 def record(engine: Engine, alerta: Alerta) -> bool:
     """Insert the alert once per run; returns False when it was already recorded."""
-    stmt = insert(alertas).values(
-        run_id=alerta.run_id, job_name=alerta.job_name, uasg=alerta.uasg,
-        message=alerta.message, failed_steps=alerta.failed_steps,
-    ).on_conflict_do_nothing(index_elements=["run_id"])
+    stmt = (
+        insert(alertas)
+        .values(
+            run_id=alerta.run_id,
+            job_name=alerta.job_name,
+            uasg=alerta.uasg,
+            message=alerta.message,
+            failed_steps=alerta.failed_steps,
+        )
+        .on_conflict_do_nothing(index_elements=["run_id"])
+    )
     with engine.begin() as conn:
         return conn.execute(stmt).rowcount == 1
 
 
 def _session() -> requests.Session:
     session = requests.Session()
-    retry = Retry(total=2, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
-                  allowed_methods=None, raise_on_status=False)
+    retry = Retry(
+        total=2,
+        backoff_factor=0.5,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,
+        raise_on_status=False,
+    )
     session.mount("http://", HTTPAdapter(max_retries=retry))
     session.mount("https://", HTTPAdapter(max_retries=retry))
     return session
@@ -84,8 +96,10 @@ def deliver_pending(engine: Engine, url: str | None) -> dict[str, int]:
                     error = f"HTTP {resp.status_code}: {resp.text[:200]}"
             except requests.RequestException as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
-            values: dict[str, Any] = {"post_attempts": alertas.c.post_attempts + 1,
-                                      "post_error": error}
+            values: dict[str, Any] = {
+                "post_attempts": alertas.c.post_attempts + 1,
+                "post_error": error,
+            }
             if error is None:
                 values["posted_at"] = sa.func.now()
                 posted += 1

@@ -62,7 +62,12 @@ def limpar_registros_antigos(context: dg.OpExecutionContext, config: LimpezaConf
     )
     return dg.Output(
         None,
-        metadata={"runs_removed": runs, "export_files_removed": files, "export_bytes_removed": size,
-                  "cutoff": cutoff.isoformat(), "dry_run": config.dry_run,
-                  "duration_s": round(time.monotonic() - started, 3)},
+        metadata={
+            "runs_removed": runs,
+            "export_files_removed": files,
+            "export_bytes_removed": size,
+            "cutoff": cutoff.isoformat(),
+            "dry_run": config.dry_run,
+            "duration_s": round(time.monotonic() - started, 3),
+        },
     )

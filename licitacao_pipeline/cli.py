@@ -63,8 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     mig.set_defaults(func=_migrate)
     dev = sub.add_parser("dev", help="start the Dagster UI (dagster dev) for this project")
     dev.add_argument("--port", type=int, default=3000)
-    dev.add_argument("--simulator", action="store_true",
-                     help="also serve a local ComprasNet simulator and point the pipeline at it")
+    dev.add_argument(
+        "--simulator",
+        action="store_true",
+        help="also serve a local ComprasNet simulator and point the pipeline at it",
+    )
     dev.add_argument("--simulator-port", type=int, default=8765)
     dev.add_argument("--contracts", type=int, default=200, help="contracts per UASG (simulator)")
     dev.set_defaults(func=_dev)

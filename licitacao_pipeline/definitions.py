@@ -6,7 +6,12 @@ import dagster as dg
 
 from licitacao_pipeline.assets.contratos import contratos
 from licitacao_pipeline.assets.tabs import contratos_abas
-from licitacao_pipeline.jobs import limpeza, sincronizacao_completa, sincronizar_contratos, sync_contrato
+from licitacao_pipeline.jobs import (
+    limpeza,
+    sincronizacao_completa,
+    sincronizar_contratos,
+    sync_contrato,
+)
 from licitacao_pipeline.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.schedules import build_schedules
 from licitacao_pipeline.sensors import abas_seguem_contratos, alerta_falhas, alertas_pendentes
@@ -19,6 +24,9 @@ def _from_env(**fields: str) -> dict[str, dg.EnvVar]:
 
 defs = dg.Definitions(
     assets=[contratos, contratos_abas],
+    # One process per run: steps share it sequentially (the parallelism is inside the steps and
+    # across UASG runs), which saves a Python start per step and keeps memory predictable.
+    executor=dg.in_process_executor,
     jobs=[sincronizar_contratos, sincronizacao_completa, sync_contrato, limpeza],
     schedules=build_schedules(),
     sensors=[abas_seguem_contratos, alerta_falhas, alertas_pendentes],

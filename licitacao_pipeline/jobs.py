@@ -68,16 +68,20 @@ def sync_contrato_tabs(
     try:
         row = parse_contrato(record, uasg)
     except RecordError as exc:
-        raise dg.Failure(f"contrato {cid} is malformed at the source: {exc}", allow_retries=False)
+        raise dg.Failure(
+            f"contrato {cid} is malformed at the source: {exc}", allow_retries=False
+        ) from exc
     with engine.begin() as conn:
         contrato_change = upsert_contrato(conn, row)
-    totals = sync_tabs(client, engine, {t: [cid] for t in tabs}, run_id=context.run.run_id,
-                       logger=context.log)
+    totals = sync_tabs(
+        client, engine, {t: [cid] for t in tabs}, run_id=context.run.run_id, logger=context.log
+    )
     stats = client.stats.snapshot()
     for tab in tabs:
         context.log_event(
             dg.AssetObservation(
-                asset_key=TAB_KEYS[tab], partition=uasg,
+                asset_key=TAB_KEYS[tab],
+                partition=uasg,
                 metadata={"contrato_id": cid, "on_demand": True, **totals[tab].metadata()},
             )
         )
@@ -88,14 +92,21 @@ def sync_contrato_tabs(
         "contrato_id": cid,
         "uasg": uasg,
         "contrato": contrato_change,
-        **{f"{t}_{k}": getattr(totals[t], k) for t in tabs for k in ("rows", "inserted",
-                                                                    "updated", "removed")},
+        **{
+            f"{t}_{k}": getattr(totals[t], k)
+            for t in tabs
+            for k in ("rows", "inserted", "updated", "removed")
+        },
     }
     context.log.info(f"contrato {cid}: refreshed {', '.join(tabs)}: {summary}")
     return dg.Output(
         summary,
-        metadata={**summary, "tabs": tabs, "requests": stats["requests"],
-                  "duration_s": round(time.monotonic() - started, 3)},
+        metadata={
+            **summary,
+            "tabs": tabs,
+            "requests": stats["requests"],
+            "duration_s": round(time.monotonic() - started, 3),
+        },
     )
 
 
@@ -108,8 +119,16 @@ def sync_contrato():
     sync_contrato_tabs()
 
 
-TAGS_SCHEDULED = {"dagster/priority": "0", "dagster/max_runtime": "3600", "licitacao/kind": "scheduled"}
-TAGS_FULL = {"dagster/priority": "-10", "dagster/max_runtime": "14400", "licitacao/kind": "full-sync"}
+TAGS_SCHEDULED = {
+    "dagster/priority": "0",
+    "dagster/max_runtime": "3600",
+    "licitacao/kind": "scheduled",
+}
+TAGS_FULL = {
+    "dagster/priority": "-10",
+    "dagster/max_runtime": "14400",
+    "licitacao/kind": "full-sync",
+}
 
 sincronizar_contratos = dg.define_asset_job(
     "sincronizar_contratos",

@@ -1,6 +1,5 @@
 """Dagster resources: the ComprasNet HTTP client and the PostgreSQL warehouse."""
 
-
 import dagster as dg
 from pydantic import PrivateAttr
 from sqlalchemy.engine import Engine
@@ -60,4 +59,3 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def get_engine(self) -> Engine:
         return get_engine(self.database_url)
-

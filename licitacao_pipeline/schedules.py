@@ -24,8 +24,7 @@ ACTIVE = [
 def active_run(instance: dg.DagsterInstance, uasg: str, job_name: str | None = None):
     """A queued or in-progress run touching the UASG (any job, any launcher), or None."""
     records = instance.get_run_records(
-        filters=dg.RunsFilter(statuses=ACTIVE, tags={"dagster/partition": uasg},
-                              job_name=job_name),
+        filters=dg.RunsFilter(statuses=ACTIVE, tags={"dagster/partition": uasg}, job_name=job_name),
         limit=1,
     )
     return records[0].dagster_run if records else None
@@ -72,11 +71,13 @@ def sincronizacao_completa_diaria(context: dg.ScheduleEvaluationContext):
         if active_run(context.instance, u.codigo, job_name=sincronizacao_completa.name):
             skipped.append(u.codigo)  # yesterday's full sync still queued or running
             continue
-        requests.append(dg.RunRequest(
-            partition_key=u.codigo,
-            run_key=f"completa-{u.codigo}-{when:%Y%m%d}" if when else None,
-            tags={"licitacao/uasg": u.codigo},
-        ))
+        requests.append(
+            dg.RunRequest(
+                partition_key=u.codigo,
+                run_key=f"completa-{u.codigo}-{when:%Y%m%d}" if when else None,
+                tags={"licitacao/uasg": u.codigo},
+            )
+        )
     if not requests:
         return dg.SkipReason(f"a full sync is still pending for every UASG: {skipped}")
     return requests

@@ -47,13 +47,16 @@ def alerta_falhas(context: dg.RunFailureSensorContext, warehouse: WarehouseResou
         for message in _error_chain(e.event_specific_data.error)
     ]
     engine = warehouse.get_engine()
-    new = alerts.record(engine, alerts.Alerta(
-        run_id=run.run_id,
-        job_name=run.job_name,
-        uasg=run.tags.get("dagster/partition"),
-        message=("\n".join(messages) or context.failure_event.message or "run failed")[:4000],
-        failed_steps=steps,
-    ))
+    new = alerts.record(
+        engine,
+        alerts.Alerta(
+            run_id=run.run_id,
+            job_name=run.job_name,
+            uasg=run.tags.get("dagster/partition"),
+            message=("\n".join(messages) or context.failure_event.message or "run failed")[:4000],
+            failed_steps=steps,
+        ),
+    )
     delivered = alerts.deliver_pending(engine, _webhook_url())
     context.log.info(f"alert for run {run.run_id} recorded={new} delivery={delivered}")
 

@@ -88,8 +88,12 @@ def resources(sim, db_url) -> dict:
     """Resources pointing at the simulator over HTTP and the test database, with fast retries."""
     return {
         "comprasnet": ComprasNetResource(
-            base_url=sim.base_url, backoff_factor=0.05, backoff_max=0.2, read_timeout=2.0,
-            listing_read_timeout=2.0, connect_timeout=2.0,
+            base_url=sim.base_url,
+            backoff_factor=0.05,
+            backoff_max=0.2,
+            read_timeout=2.0,
+            listing_read_timeout=2.0,
+            connect_timeout=2.0,
         ),
         "warehouse": WarehouseResource(database_url=db_url),
     }

@@ -17,14 +17,19 @@ def br_money(text):
 def materialize(assets, partition, resources, config=None, raise_on_error=True):
     run_config = {"ops": config} if config else None
     return dg.materialize(
-        assets, partition_key=partition, resources=resources, run_config=run_config,
+        assets,
+        partition_key=partition,
+        resources=resources,
+        run_config=run_config,
         raise_on_error=raise_on_error,
     )
 
 
 def rows(engine, table="contratos", where="true", **params):
     with engine.connect() as conn:
-        result = conn.execute(sa.text(f"SELECT *, xmin::text AS _xmin FROM {table} WHERE {where} ORDER BY id"), params)
+        result = conn.execute(
+            sa.text(f"SELECT *, xmin::text AS _xmin FROM {table} WHERE {where} ORDER BY id"), params
+        )
         return [dict(r._mapping) for r in result]
 
 

@@ -18,9 +18,19 @@ DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
 
 def materialize_cli(partition, env, cwd):
-    cmd = [DAGSTER, "asset", "materialize", "-m", "licitacao_pipeline.definitions",
-           "--select", "contratos", "--partition", partition,
-           "--config-json", '{"ops": {"contratos": {"config": {"vigencia_janela_dias": null}}}}']
+    cmd = [
+        DAGSTER,
+        "asset",
+        "materialize",
+        "-m",
+        "licitacao_pipeline.definitions",
+        "--select",
+        "contratos",
+        "--partition",
+        partition,
+        "--config-json",
+        '{"ops": {"contratos": {"config": {"vigencia_janela_dias": null}}}}',
+    ]
     return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
@@ -52,17 +62,23 @@ def test_two_concurrent_partitions_share_the_embedded_database(repo_root, tmp_pa
     data_dir = repo_root / ".data" / f"cli-{uuid.uuid4().hex[:8]}"
     data_dir.mkdir(parents=True)
     try:
-        with ComprasNetSimulator(seed=4, contracts={"012345": 15, "787010": 20}, latency=0.05) as sim:
+        with ComprasNetSimulator(
+            seed=4, contracts={"012345": 15, "787010": 20}, latency=0.05
+        ) as sim:
             env = base_env(sim, LICITACAO_DATA_DIR=str(data_dir))
             with ThreadPoolExecutor(2) as pool:
-                procs = list(pool.map(lambda p: materialize_cli(p, env, tmp_path), ["012345", "787010"]))
+                procs = list(
+                    pool.map(lambda p: materialize_cli(p, env, tmp_path), ["012345", "787010"])
+                )
         for proc in procs:
             assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         from licitacao_pipeline.warehouse.engine import embedded_url
 
         engine = sa.create_engine(embedded_url(data_dir / "pgdata"), poolclass=sa.NullPool)
         with engine.connect() as conn:
-            counts = dict(conn.execute(sa.text("SELECT uasg, count(*) FROM contratos GROUP BY uasg")).all())
+            counts = dict(
+                conn.execute(sa.text("SELECT uasg, count(*) FROM contratos GROUP BY uasg")).all()
+            )
         engine.dispose()
         assert counts == {"012345": 15, "787010": 20}
     finally:

@@ -27,8 +27,14 @@ def test_env_override_keeps_leading_zeros_and_optional_hours():
 
 @pytest.mark.parametrize(
     "spec,bad",
-    [("78701", "78701"), ("787010,abc123", "abc123"), ("787010@25:00", "787010@25:00"),
-     ("787010@9h", "787010@9h"), ("787010,787010", "787010"), ("", "no UASG")],
+    [
+        ("78701", "78701"),
+        ("787010,abc123", "abc123"),
+        ("787010@25:00", "787010@25:00"),
+        ("787010@9h", "787010@9h"),
+        ("787010,787010", "787010"),
+        ("", "no UASG"),
+    ],
 )
 def test_invalid_entries_name_the_bad_entry(spec, bad):
     with pytest.raises(UasgConfigError, match=bad):

@@ -48,8 +48,10 @@ def test_stores_every_contract_with_exact_values(sim, resources, engine):
     assert meta["requests"] == 2 and meta["bytes"] > 0
     checks = result.get_asset_check_evaluations()
     assert {c.check_name: c.passed for c in checks} == {
-        "ids_unicos": True, "valores_nao_negativos": True,
-        "vigencia_coerente": True, "taxa_rejeicao": True,
+        "ids_unicos": True,
+        "valores_nao_negativos": True,
+        "vigencia_coerente": True,
+        "taxa_rejeicao": True,
     }
 
 
@@ -80,8 +82,9 @@ def test_resync_unchanged_writes_nothing_then_tracks_changes_and_removals(sim, r
 
 
 def test_vigencia_filter_counts_filtered_contracts(sim, resources, engine):
-    result = materialize([contratos], "787010", resources,
-                         {"contratos": {"config": {"vigencia_janela_dias": 0}}})
+    result = materialize(
+        [contratos], "787010", resources, {"contratos": {"config": {"vigencia_janela_dias": 0}}}
+    )
     meta = materialization_metadata(result)
     stored = rows(engine)
     assert meta["filtered_by_vigencia"] > 0
@@ -106,9 +109,18 @@ def test_persistent_faults_fail_loudly_and_keep_previous_data(sim, resources, en
     before = rows(engine)
     sim.change_contrato(before[0]["id"], objeto="mudou")
     sim.inject_fault(kind, path=r"/api/contrato/inativo/ug/", times=-1, delay=5, retry_after=0)
-    fast = dict(resources, comprasnet=ComprasNetResource(
-        base_url=sim.base_url, max_retries=1, body_retries=1, backoff_factor=0.01,
-        backoff_max=0.05, read_timeout=1.0, listing_read_timeout=1.0))
+    fast = dict(
+        resources,
+        comprasnet=ComprasNetResource(
+            base_url=sim.base_url,
+            max_retries=1,
+            body_retries=1,
+            backoff_factor=0.01,
+            backoff_max=0.05,
+            read_timeout=1.0,
+            listing_read_timeout=1.0,
+        ),
+    )
     message = failure_message(materialize([contratos], "787010", fast, ALL, raise_on_error=False))
     assert "/api/contrato/inativo/ug/787010" in message
     assert "ComprasNet" in message
@@ -143,8 +155,12 @@ def test_mass_disappearance_is_refused(sim, resources, engine):
     result = materialize([contratos], "787010", resources, ALL, raise_on_error=False)
     assert "20 of 25 stored contracts vanished" in failure_message(result)
     assert all(r["removido_em"] is None for r in rows(engine))
-    materialize([contratos], "787010", resources,
-                {"contratos": {"config": {"vigencia_janela_dias": None, "max_removed_ratio": 1.0}}})
+    materialize(
+        [contratos],
+        "787010",
+        resources,
+        {"contratos": {"config": {"vigencia_janela_dias": None, "max_removed_ratio": 1.0}}},
+    )
     assert sum(r["removido_em"] is not None for r in rows(engine)) == 20
 
 
@@ -152,5 +168,7 @@ def test_partitions_are_independent(sim, resources, engine):
     materialize([contratos], "787010", resources, ALL)
     materialize([contratos], "787000", resources, ALL)
     with engine.connect() as conn:
-        counts = dict(conn.execute(sa.text("SELECT uasg, count(*) FROM contratos GROUP BY uasg")).all())
+        counts = dict(
+            conn.execute(sa.text("SELECT uasg, count(*) FROM contratos GROUP BY uasg")).all()
+        )
     assert counts == {"787010": 25, "787000": 8}

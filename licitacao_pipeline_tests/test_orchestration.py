@@ -26,8 +26,13 @@ def test_tabs_are_requested_for_the_partition_whose_contratos_materialized(sim, 
     with dg.instance_for_test() as instance:
         first = dg.evaluate_automation_conditions(defs=graph, instance=instance)
         assert first.total_requested == 0
-        dg.materialize([contratos], partition_key="787000", resources=resources, instance=instance,
-                       run_config={"ops": ALL})
+        dg.materialize(
+            [contratos],
+            partition_key="787000",
+            resources=resources,
+            instance=instance,
+            run_config={"ops": ALL},
+        )
         result = dg.evaluate_automation_conditions(
             defs=graph, instance=instance, cursor=first.cursor
         )
@@ -72,15 +77,25 @@ class Receiver:
 
 def failed_run(sim, resources, instance):
     sim.inject_fault("500", path=r"/api/contrato/ug/", times=-1)
-    fast = dict(resources, comprasnet=ComprasNetResource(
-        base_url=sim.base_url, max_retries=0, backoff_factor=0.01))
-    return dg.materialize([contratos], partition_key="787010", resources=fast, instance=instance,
-                          run_config={"ops": ALL}, raise_on_error=False)
+    fast = dict(
+        resources,
+        comprasnet=ComprasNetResource(base_url=sim.base_url, max_retries=0, backoff_factor=0.01),
+    )
+    return dg.materialize(
+        [contratos],
+        partition_key="787010",
+        resources=fast,
+        instance=instance,
+        run_config={"ops": ALL},
+        raise_on_error=False,
+    )
 
 
 def sensor_context(instance, result, resources):
     return dg.build_run_status_sensor_context(
-        sensor_name="alerta_falhas", dagster_instance=instance, dagster_run=result.dagster_run,
+        sensor_name="alerta_falhas",
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
         dagster_event=result.get_run_failure_event(),
         resources={"warehouse": resources["warehouse"]},
     ).for_run_failure()
@@ -117,8 +132,11 @@ def test_failure_sensor_records_the_alert_and_posts_it(sim, resources, engine, w
         assert body["run_id"] == result.run_id and body["uasg"] == "787010"
         assert "status=500" in body["message"]
         assert rows(engine, "alertas")[0]["posted_at"] is not None
-        alertas_pendentes(dg.build_sensor_context(instance=instance,
-                                                  resources={"warehouse": resources["warehouse"]}))
+        alertas_pendentes(
+            dg.build_sensor_context(
+                instance=instance, resources={"warehouse": resources["warehouse"]}
+            )
+        )
         assert len(webhook.bodies) == 1  # never posted twice
 
 
@@ -135,17 +153,25 @@ def test_unreachable_webhook_does_not_block(sim, resources, engine, monkeypatch)
 
 
 def test_transient_errors_are_retried_by_the_step_but_data_errors_are_not(sim, resources):
-    fast = dict(resources, comprasnet=ComprasNetResource(
-        base_url=sim.base_url, max_retries=0, backoff_factor=0.01))
+    fast = dict(
+        resources,
+        comprasnet=ComprasNetResource(base_url=sim.base_url, max_retries=0, backoff_factor=0.01),
+    )
     sim.inject_fault("502", path=r"/api/contrato/ug/", times=1)
-    result = dg.materialize([contratos], partition_key="787010", resources=fast,
-                            run_config={"ops": ALL})
+    result = dg.materialize(
+        [contratos], partition_key="787010", resources=fast, run_config={"ops": ALL}
+    )
     assert result.success
     assert len([e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 1
 
     sim.inject_fault("malformed", path=r"/api/contrato/ug/", field="id", count=10)
-    result = dg.materialize([contratos], partition_key="787010", resources=fast,
-                            run_config={"ops": ALL}, raise_on_error=False)
+    result = dg.materialize(
+        [contratos],
+        partition_key="787010",
+        resources=fast,
+        run_config={"ops": ALL},
+        raise_on_error=False,
+    )
     assert not result.success
     assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
 
@@ -161,14 +187,24 @@ def test_cleanup_removes_old_runs_and_exports(tmp_path, monkeypatch):
     limpeza = defs.resolve_job_def("limpeza")
     with dg.instance_for_test() as instance:
         for _ in range(3):
-            limpeza.execute_in_process(instance=instance, run_config={
-                "ops": {"limpar_registros_antigos": {"config": {"retention_days": 30}}}})
+            limpeza.execute_in_process(
+                instance=instance,
+                run_config={
+                    "ops": {"limpar_registros_antigos": {"config": {"retention_days": 30}}}
+                },
+            )
         assert len(instance.get_run_records()) == 3
         assert not old.exists() and new.exists()
-        result = limpeza.execute_in_process(instance=instance, run_config={
-            "ops": {"limpar_registros_antigos": {"config": {"retention_days": 0}}}})
-        meta = {k: v.value for e in result.all_events if e.event_type_value == "STEP_OUTPUT"
-                for k, v in e.event_specific_data.metadata.items()}
+        result = limpeza.execute_in_process(
+            instance=instance,
+            run_config={"ops": {"limpar_registros_antigos": {"config": {"retention_days": 0}}}},
+        )
+        meta = {
+            k: v.value
+            for e in result.all_events
+            if e.event_type_value == "STEP_OUTPUT"
+            for k, v in e.event_specific_data.metadata.items()
+        }
         assert meta["runs_removed"] == 3
         remaining = [r.dagster_run.run_id for r in instance.get_run_records()]
         assert remaining == [result.run_id]  # only the cleanup run itself, still in progress then

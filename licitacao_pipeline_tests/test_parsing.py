@@ -36,7 +36,9 @@ def test_money_exact(text, expected):
         assert str(money(text)) == str(expected)  # exact scale, not just equal value
 
 
-@pytest.mark.parametrize("bad", ["abc,de", "1,2", "1.23,45", "1234.56", "1,234.56", 1.5, [], "R$ 1,00"])
+@pytest.mark.parametrize(
+    "bad", ["abc,de", "1,2", "1.23,45", "1234.56", "1,234.56", 1.5, [], "R$ 1,00"]
+)
 def test_money_rejects_malformed(bad):
     with pytest.raises(RecordError, match="valor"):
         money(bad, "valor_global")
@@ -60,7 +62,9 @@ def test_dates_and_timestamps():
         day("01/03/2026", "vigencia_fim")
     with pytest.raises(RecordError):
         day("2026-02-30", "d")
-    assert timestamp("2026-09-11T16:40:46Z", "t") == datetime(2026, 9, 11, 16, 40, 46, tzinfo=timezone.utc)
+    assert timestamp("2026-09-11T16:40:46Z", "t") == datetime(
+        2026, 9, 11, 16, 40, 46, tzinfo=timezone.utc
+    )
     assert decimal("12.5000", "q") == Decimal("12.5000")
     assert decimal(3, "q") == Decimal(3)
     with pytest.raises(RecordError):
@@ -73,11 +77,30 @@ RECORD = {
     "situacao": "Ativo",
     "modalidade": "Pregão",
     "contratante": {
-        "orgao_origem": {"codigo": "52111", "nome": "COMANDO DA MARINHA",
-                         "unidade_gestora_origem": {"codigo": "787010", "nome": "CENTRO", "nome_resumido": "CEN"}},
-        "orgao": {"codigo": "52131", "nome": "MARINHA", "unidade_gestora": {"codigo": "787010", "nome": "CENTRO DE INTENDÊNCIA", "nome_resumido": "CIM"}},
+        "orgao_origem": {
+            "codigo": "52111",
+            "nome": "COMANDO DA MARINHA",
+            "unidade_gestora_origem": {
+                "codigo": "787010",
+                "nome": "CENTRO",
+                "nome_resumido": "CEN",
+            },
+        },
+        "orgao": {
+            "codigo": "52131",
+            "nome": "MARINHA",
+            "unidade_gestora": {
+                "codigo": "787010",
+                "nome": "CENTRO DE INTENDÊNCIA",
+                "nome_resumido": "CIM",
+            },
+        },
     },
-    "fornecedor": {"tipo": "JURIDICA", "cnpj_cpf_idgener": "05.340.639/0001-30", "nome": "Construtora São João Ltda"},
+    "fornecedor": {
+        "tipo": "JURIDICA",
+        "cnpj_cpf_idgener": "05.340.639/0001-30",
+        "nome": "Construtora São João Ltda",
+    },
     "vigencia_inicio": "2025-01-01",
     "vigencia_fim": "2026-12-31",
     "valor_global": "830.906,44",
@@ -104,8 +127,12 @@ def test_parse_contrato_flattens_and_types():
 
 @pytest.mark.parametrize(
     "change,field",
-    [({"id": None}, "id"), ({"valor_global": "abc,de"}, "valor_global"),
-     ({"vigencia_fim": "31/12/2026"}, "vigencia_fim"), ({"fornecedor": "x"}, "fornecedor")],
+    [
+        ({"id": None}, "id"),
+        ({"valor_global": "abc,de"}, "valor_global"),
+        ({"vigencia_fim": "31/12/2026"}, "vigencia_fim"),
+        ({"fornecedor": "x"}, "fornecedor"),
+    ],
 )
 def test_parse_contrato_rejects(change, field):
     with pytest.raises(RecordError, match=field):

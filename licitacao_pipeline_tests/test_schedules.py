@@ -17,12 +17,17 @@ DEFAULT_HOURS = {"787010": 9, "787000": 11, "770001": 14, "787400": 16, "787700"
 
 def schedules_by_uasg():
     repo = defs.get_repository_def()
-    return {s.name.removeprefix("contratos_"): s for s in repo.schedule_defs if s.name.startswith("contratos_")}
+    return {
+        s.name.removeprefix("contratos_"): s
+        for s in repo.schedule_defs
+        if s.name.startswith("contratos_")
+    }
 
 
 def evaluate(schedule, instance, when):
-    ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
-                                    repository_def=defs.get_repository_def())
+    ctx = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=when, repository_def=defs.get_repository_def()
+    )
     return schedule.evaluate_tick(ctx)
 
 
@@ -66,13 +71,19 @@ def test_tick_skips_with_reason_when_the_uasg_has_an_active_run():
         busy = instance.create_run_for_job(
             job_def=job, tags={"dagster/partition": "787010"}, status=dg.DagsterRunStatus.STARTED
         )
-        other = evaluate(schedules_by_uasg()["787000"], instance, datetime(2026, 11, 25, 11, tzinfo=SP))
+        other = evaluate(
+            schedules_by_uasg()["787000"], instance, datetime(2026, 11, 25, 11, tzinfo=SP)
+        )
         assert [r.partition_key for r in other.run_requests] == ["787000"]
-        data = evaluate(schedules_by_uasg()["787010"], instance, datetime(2026, 11, 25, 9, tzinfo=SP))
+        data = evaluate(
+            schedules_by_uasg()["787010"], instance, datetime(2026, 11, 25, 9, tzinfo=SP)
+        )
         assert not data.run_requests
         assert busy.run_id in data.skip_message and "787010" in data.skip_message
         instance.report_run_canceled(busy)
-        data = evaluate(schedules_by_uasg()["787010"], instance, datetime(2026, 11, 25, 9, tzinfo=SP))
+        data = evaluate(
+            schedules_by_uasg()["787010"], instance, datetime(2026, 11, 25, 9, tzinfo=SP)
+        )
         assert [r.partition_key for r in data.run_requests] == ["787010"]
 
 

@@ -1,6 +1,5 @@
 """Asset ``contratos``: one UASG's contracts (active + inactive listings) in PostgreSQL."""
 
-
 import contextlib
 import time
 from datetime import date, datetime
@@ -9,7 +8,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from licitacao_pipeline.assets.checks import offending_ids
-from licitacao_pipeline.assets.retries import STEP_RETRY_POLICY, transient_only
+from licitacao_pipeline.assets.retries import transient_only
 from licitacao_pipeline.config import TIMEZONE
 from licitacao_pipeline.partitions import uasg_partitions
 from licitacao_pipeline.resources import ComprasNetResource, WarehouseResource
@@ -41,7 +40,6 @@ class ContratosConfig(dg.Config):
     group_name="contratos",
     kinds={"postgres", "python"},
     pool="comprasnet",
-    retry_policy=STEP_RETRY_POLICY,
     check_specs=[
         dg.AssetCheckSpec(name, asset="contratos", description=desc)
         for name, desc in CHECKS.items()
@@ -60,13 +58,17 @@ def contratos(
     engine = warehouse.get_engine()
     context.log.info("uasg %s: downloading active and inactive listings", uasg)
     listings = []
-    with transient_only(), contextlib.ExitStack() as stack:
+    with transient_only(context), contextlib.ExitStack() as stack:
         for inativo in (False, True):
             listing = client.contratos(uasg, inativo=inativo)
             stack.callback(listing.close)
             listings.append(listing)
-            context.log.info("uasg %s: %s listing has %d records", uasg,
-                             "inactive" if inativo else "active", listing.count)
+            context.log.info(
+                "uasg %s: %s listing has %d records",
+                uasg,
+                "inactive" if inativo else "active",
+                listing.count,
+            )
         result = sync_contratos(
             engine,
             uasg,
@@ -81,8 +83,15 @@ def contratos(
     duration = time.monotonic() - started
     context.log.info(
         "uasg %s: %d inserted, %d updated, %d unchanged, %d removed, %d rejected, %d filtered "
-        "in %.1fs", uasg, result.inserted, result.updated, result.unchanged, result.removed,
-        result.rejected, result.filtered, duration,
+        "in %.1fs",
+        uasg,
+        result.inserted,
+        result.updated,
+        result.unchanged,
+        result.removed,
+        result.rejected,
+        result.filtered,
+        duration,
     )
     with engine.connect() as conn:
         bad = {name: offending_ids(conn, name, uasg) for name in CHECKS if name != "taxa_rejeicao"}
@@ -104,8 +113,9 @@ def contratos(
             "retries": stats["retries"],
             "bytes": stats["bytes"],
             "duration_s": round(duration, 3),
-            "vigencia_janela_dias": config.vigencia_janela_dias if config.vigencia_janela_dias
-            is not None else "all",
+            "vigencia_janela_dias": config.vigencia_janela_dias
+            if config.vigencia_janela_dias is not None
+            else "all",
             "reject_samples": result.reject_samples,
             "filtered_samples": result.filtered_samples,
         }
@@ -113,9 +123,11 @@ def contratos(
     yield dg.AssetCheckResult(
         check_name="ids_unicos",
         passed=dup_ok,
-        metadata={"duplicates_in_listing": result.duplicates,
-                  "duplicate_ids": result.duplicate_ids,
-                  "payload_id_mismatch": bad["ids_unicos"]},
+        metadata={
+            "duplicates_in_listing": result.duplicates,
+            "duplicate_ids": result.duplicate_ids,
+            "payload_id_mismatch": bad["ids_unicos"],
+        },
     )
     for name in ("valores_nao_negativos", "vigencia_coerente"):
         yield dg.AssetCheckResult(
@@ -125,7 +137,10 @@ def contratos(
         check_name="taxa_rejeicao",
         passed=result.rejected == 0,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"rejected": result.rejected, "reject_ratio": round(result.reject_ratio, 4),
-                  "max_reject_ratio": config.max_reject_ratio,
-                  "samples": result.reject_samples},
+        metadata={
+            "rejected": result.rejected,
+            "reject_ratio": round(result.reject_ratio, 4),
+            "max_reject_ratio": config.max_reject_ratio,
+            "samples": result.reject_samples,
+        },
     )

@@ -1,9 +1,10 @@
 """Step retries for transient ComprasNet/database faults only; data errors fail at once.
 
-Dagster's RetryPolicy retries every exception except ``Failure(allow_retries=False)``, so the
-asset bodies run inside ``transient_only()``, which turns non-transient errors into such Failures.
-The delay and count come from the environment (defaults: 3 retries, 120 s base, exponential,
-jittered: the Celery task's ``retry_backoff=120, max_retries=3``).
+``STEP_RETRY_POLICY`` holds the backoff (defaults: 3 retries, 120 s base, exponential, jittered:
+the Celery task's ``retry_backoff=120, max_retries=3``; overridable by environment). It is
+applied by ``transient_only`` through ``RetryRequested`` rather than attached to the assets:
+Dagster also retries *interrupts* under an attached policy, which would let a run that run
+monitoring terminated for exceeding ``dagster/max_runtime`` (or that a user terminated) carry on.
 """
 
 import contextlib
@@ -31,15 +32,18 @@ def is_transient(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def transient_only():
-    """Let transient errors reach the RetryPolicy; make every other error final."""
+def transient_only(context: dg.OpExecutionContext | dg.AssetExecutionContext):
+    """Retry the step (with the policy's backoff) on transient errors; fail on the rest."""
     try:
         yield
-    except dg.Failure:
+    except (dg.Failure, dg.RetryRequested):
         raise
     except Exception as exc:
         if is_transient(exc):
-            raise
-        raise dg.Failure(
-            description=f"{type(exc).__name__}: {exc}", allow_retries=False
-        ) from exc
+            attempt = context.retry_number + 1
+            context.log.warning(f"transient error, attempt {attempt}: {exc}")
+            raise dg.RetryRequested(
+                max_retries=STEP_RETRY_POLICY.max_retries,
+                seconds_to_wait=STEP_RETRY_POLICY.calculate_delay(attempt),
+            ) from exc
+        raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from exc

@@ -1,4 +1,4 @@
-"""Assets ``contratos_historico``, ``contratos_empenhos``, ``contratos_itens``, ``contratos_arquivos``.
+"""Assets ``contratos_historico``, ``_empenhos``, ``_itens`` and ``_arquivos`` (one per tab).
 
 One multi-asset so a run shares one bounded worker pool across the selected tabs (subsettable:
 any tab can be materialized alone). Only contracts whose tab is due are fetched: new contracts,
@@ -12,7 +12,7 @@ from datetime import timedelta
 import dagster as dg
 
 from licitacao_pipeline.assets.contratos import contratos
-from licitacao_pipeline.assets.retries import STEP_RETRY_POLICY, transient_only
+from licitacao_pipeline.assets.retries import transient_only
 from licitacao_pipeline.comprasnet.tabs import TABS
 from licitacao_pipeline.partitions import uasg_partitions
 from licitacao_pipeline.resources import ComprasNetResource, WarehouseResource
@@ -52,7 +52,6 @@ class TabsConfig(dg.Config):
     partitions_def=uasg_partitions,
     can_subset=True,
     pool="comprasnet",
-    retry_policy=STEP_RETRY_POLICY,
     name="contratos_abas",
 )
 def contratos_abas(
@@ -67,7 +66,7 @@ def contratos_abas(
     client = comprasnet.client
     tabs = [tab for tab, key in TAB_KEYS.items() if key in context.selected_asset_keys]
     staleness = timedelta(hours=config.staleness_hours)
-    with transient_only():
+    with transient_only(context):
         due = {t: contracts_due(engine, uasg, t, staleness, config.full_refresh) for t in tabs}
         active = active_contracts(engine, uasg)
     context.log.info(
@@ -75,7 +74,11 @@ def contratos_abas(
         + ", ".join(f"{t}={len(ids)}" for t, ids in due.items())
     )
     totals = sync_tabs(
-        client, engine, due, max_workers=comprasnet.max_concurrency, run_id=context.run.run_id,
+        client,
+        engine,
+        due,
+        max_workers=comprasnet.max_concurrency,
+        run_id=context.run.run_id,
         logger=context.log,
     )
     stats = client.stats.snapshot()
@@ -116,5 +119,6 @@ def contratos_abas(
         raise dg.Failure(
             f"uasg {uasg}: {failed} of {considered} contract tabs failed after retries "
             f"(> {config.max_failure_ratio:.0%}); successes were committed, failures will be "
-            f"retried next run. First: {next(f for t in totals.values() for f in t.failures)}"
+            f"retried next run. First: {next(f for t in totals.values() for f in t.failures)}",
+            allow_retries=False,
         )

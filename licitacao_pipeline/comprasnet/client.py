@@ -1,4 +1,4 @@
-"""HTTP client for the ComprasNet Contratos API: pooled, gzip, retried, counted, optionally throttled."""
+"""ComprasNet Contratos API client: pooled, gzip, retried, counted, optionally throttled."""
 
 from __future__ import annotations
 
@@ -227,7 +227,7 @@ class ComprasNetClient:
 
     def _check_json_start(self, resp: requests.Response, first: bytes) -> None:
         stripped = first.lstrip()
-        if not stripped[:1] in (b"[", b"{"):
+        if stripped[:1] not in (b"[", b"{"):
             raise ComprasNetBadResponse(
                 f"body is not JSON (Content-Type {resp.headers.get('Content-Type')!r})",
                 url=resp.url,
@@ -240,19 +240,24 @@ class ComprasNetClient:
         try:
             body = resp.content
         except requests.RequestException as exc:
-            raise ComprasNetBadResponse(f"body cut: {exc}", url=resp.url, status=resp.status_code)
+            raise ComprasNetBadResponse(
+                f"body cut: {exc}", url=resp.url, status=resp.status_code
+            ) from exc
         self.stats.add(bytes=len(body))
         self._check_json_start(resp, body[:512])
         try:
             return json.loads(body)
         except ValueError as exc:
             raise ComprasNetBadResponse(
-                f"invalid JSON: {exc}", url=resp.url, status=resp.status_code, snippet=_snippet(body)
+                f"invalid JSON: {exc}",
+                url=resp.url,
+                status=resp.status_code,
+                snippet=_snippet(body),
             ) from None
 
     def _download_listing(self, path: str) -> Listing:
         resp = self._send(path, self.listing_timeout)
-        spool = tempfile.SpooledTemporaryFile(max_size=16 * 2**20)
+        spool = tempfile.SpooledTemporaryFile(max_size=16 * 2**20)  # noqa: SIM115 (returned)
         try:
             first = b""
             for chunk in resp.iter_content(chunk_size=256 * 1024):

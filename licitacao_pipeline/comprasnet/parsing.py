@@ -110,15 +110,35 @@ def _obj(record: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
 
 
 Converter = Callable[[Any, str], Any]
-_TEXT_FIELDS = (
-    "receita_despesa numero codigo_tipo tipo subtipo prorrogavel situacao justificativa_inativo "
-    "categoria subcategoria unidades_requisitantes processo objeto amparo_legal "
-    "informacao_complementar codigo_modalidade modalidade unidade_compra licitacao_numero"
-).split()
-_DATE_FIELDS = (
-    "data_assinatura data_publicacao data_proposta_comercial vigencia_inicio vigencia_fim"
-).split()
-_MONEY_FIELDS = "valor_inicial valor_global valor_parcela valor_acumulado".split()
+TEXT_FIELDS = [
+    "receita_despesa",
+    "numero",
+    "codigo_tipo",
+    "tipo",
+    "subtipo",
+    "prorrogavel",
+    "situacao",
+    "justificativa_inativo",
+    "categoria",
+    "subcategoria",
+    "unidades_requisitantes",
+    "processo",
+    "objeto",
+    "amparo_legal",
+    "informacao_complementar",
+    "codigo_modalidade",
+    "modalidade",
+    "unidade_compra",
+    "licitacao_numero",
+]
+DATE_FIELDS = [
+    "data_assinatura",
+    "data_publicacao",
+    "data_proposta_comercial",
+    "vigencia_inicio",
+    "vigencia_fim",
+]
+MONEY_FIELDS = ["valor_inicial", "valor_global", "valor_parcela", "valor_acumulado"]
 
 
 def _fields(record: Mapping[str, Any], spec: Mapping[str, Converter]) -> dict[str, Any]:
@@ -126,9 +146,9 @@ def _fields(record: Mapping[str, Any], spec: Mapping[str, Converter]) -> dict[st
 
 
 CONTRATO_SPEC: dict[str, Converter] = {
-    **{f: text for f in _TEXT_FIELDS},
-    **{f: day for f in _DATE_FIELDS},
-    **{f: money for f in _MONEY_FIELDS},
+    **{f: text for f in TEXT_FIELDS},
+    **{f: day for f in DATE_FIELDS},
+    **{f: money for f in MONEY_FIELDS},
     "num_parcelas": integer,
 }
 
@@ -149,10 +169,14 @@ def parse_contrato(record: Any, uasg: str) -> dict[str, Any]:
         orgao_nome=text(orgao.get("nome"), "contratante.orgao.nome"),
         unidade_gestora_codigo=text(ug.get("codigo"), "unidade_gestora.codigo"),
         unidade_gestora_nome=text(ug.get("nome"), "unidade_gestora.nome"),
-        unidade_gestora_nome_resumido=text(ug.get("nome_resumido"), "unidade_gestora.nome_resumido"),
+        unidade_gestora_nome_resumido=text(
+            ug.get("nome_resumido"), "unidade_gestora.nome_resumido"
+        ),
         orgao_origem_codigo=text(origem.get("codigo"), "orgao_origem.codigo"),
         orgao_origem_nome=text(origem.get("nome"), "orgao_origem.nome"),
-        unidade_gestora_origem_codigo=text(ug_origem.get("codigo"), "unidade_gestora_origem.codigo"),
+        unidade_gestora_origem_codigo=text(
+            ug_origem.get("codigo"), "unidade_gestora_origem.codigo"
+        ),
         unidade_gestora_origem_nome=text(ug_origem.get("nome"), "unidade_gestora_origem.nome"),
         fornecedor_tipo=text(fornecedor.get("tipo"), "fornecedor.tipo"),
         fornecedor_cnpj_cpf_idgener=text(

@@ -80,13 +80,22 @@ SPECS: dict[str, TabSpec] = {
     "historico": TabSpec(
         "historico",
         {
-            **_cols(text, "receita_despesa numero observacao ug gestao codigo_tipo tipo categoria "
-                    "processo objeto modalidade licitacao_numero retroativo situacao_contrato"),
+            **_cols(
+                text,
+                "receita_despesa numero observacao ug gestao codigo_tipo tipo categoria "
+                "processo objeto modalidade licitacao_numero retroativo situacao_contrato",
+            ),
             **_nested(text, "fornecedor", "fornecedor", "tipo cnpj_cpf_idgener nome"),
-            **_cols(day, "data_assinatura data_publicacao vigencia_inicio vigencia_fim "
-                    "data_inicio_novo_valor"),
-            **_cols(money, "valor_inicial valor_global valor_parcela novo_valor_global "
-                    "novo_valor_parcela retroativo_valor"),
+            **_cols(
+                day,
+                "data_assinatura data_publicacao vigencia_inicio vigencia_fim "
+                "data_inicio_novo_valor",
+            ),
+            **_cols(
+                money,
+                "valor_inicial valor_global valor_parcela novo_valor_global "
+                "novo_valor_parcela retroativo_valor",
+            ),
             **_cols(integer, "num_parcelas novo_num_parcelas"),
             **_cols(json_value, "qualificacao_termo"),
             **_cols(timestamp, "criado_em alterado_em"),
@@ -95,19 +104,25 @@ SPECS: dict[str, TabSpec] = {
     "empenhos": TabSpec(
         "empenhos",
         {
-            **_cols(text, "unidade_gestora gestao numero credor fonte_recurso programa_trabalho "
-                    "planointerno naturezadespesa informacao_complementar sistema_origem"),
+            **_cols(
+                text,
+                "unidade_gestora gestao numero credor fonte_recurso programa_trabalho "
+                "planointerno naturezadespesa informacao_complementar sistema_origem",
+            ),
             **_nested(text, "credor", "credor_obj", "cnpj_cpf_idgener nome tipo"),
             **_cols(day, "data_emissao"),
-            **_cols(money, "empenhado aliquidar liquidado pago rpinscrito rpaliquidar "
-                    "rpliquidado rppago"),
+            **_cols(
+                money,
+                "empenhado aliquidar liquidado pago rpinscrito rpaliquidar rpliquidado rppago",
+            ),
         },
     ),
     "itens": TabSpec(
         "itens",
         {
-            **_cols(text_or_number, "tipo_id tipo_material grupo_id catmatseritem_id "
-                    "numero_item_compra"),
+            **_cols(
+                text_or_number, "tipo_id tipo_material grupo_id catmatseritem_id numero_item_compra"
+            ),
             **_cols(text, "descricao_complementar"),
             **_cols(decimal, "quantidade"),
             **_cols(money, "valorunitario valortotal"),

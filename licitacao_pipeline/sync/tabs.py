@@ -76,7 +76,9 @@ def sync_tabs(
         return totals
     started, done, step = time.monotonic(), 0, max(1, len(tasks) // 10)
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="comprasnet") as pool:
-        futures = {pool.submit(_one, client, engine, cid, tab, run_id): (cid, tab) for cid, tab in tasks}
+        futures = {
+            pool.submit(_one, client, engine, cid, tab, run_id): (cid, tab) for cid, tab in tasks
+        }
         for future in as_completed(futures):
             cid, tab = futures[future]
             t = totals[tab]
@@ -88,8 +90,11 @@ def sync_tabs(
             except Exception as exc:  # a bug or DB fault: recorded, and the caller fails the run
                 logger.error(f"contrato {cid} {tab}: unexpected {type(exc).__name__}: {exc}")
                 t.failures.append(
-                    {"contrato_id": cid, "error": f"{type(exc).__name__}: {exc}"[:500],
-                     "unexpected": True}
+                    {
+                        "contrato_id": cid,
+                        "error": f"{type(exc).__name__}: {exc}"[:500],
+                        "unexpected": True,
+                    }
                 )
             else:
                 t.fetched += 1

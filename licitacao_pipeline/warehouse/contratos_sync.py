@@ -171,8 +171,11 @@ def sync_contratos(
                     result.filtered += 1
                     if len(result.filtered_samples) < SAMPLE_SIZE:
                         result.filtered_samples.append(
-                            {"id": row["id"], "numero": row["numero"],
-                             "vigencia_fim": str(row["vigencia_fim"])}
+                            {
+                                "id": row["id"],
+                                "numero": row["numero"],
+                                "vigencia_fim": str(row["vigencia_fim"]),
+                            }
                         )
                     continue
                 result.kept += 1

@@ -12,24 +12,25 @@ metadata = sa.MetaData()
 Money = sa.Numeric(18, 2)
 TS = sa.DateTime(timezone=True)
 
-CONTRATO_TEXT = (
-    "receita_despesa numero codigo_tipo tipo subtipo prorrogavel situacao justificativa_inativo "
-    "categoria subcategoria unidades_requisitantes processo objeto amparo_legal "
-    "informacao_complementar codigo_modalidade modalidade unidade_compra licitacao_numero "
-    "orgao_codigo orgao_nome unidade_gestora_codigo unidade_gestora_nome "
-    "unidade_gestora_nome_resumido orgao_origem_codigo orgao_origem_nome "
-    "unidade_gestora_origem_codigo unidade_gestora_origem_nome "
-    "fornecedor_tipo fornecedor_cnpj_cpf_idgener fornecedor_nome"
-).split()
-CONTRATO_DATES = (
-    "data_assinatura data_publicacao data_proposta_comercial vigencia_inicio vigencia_fim"
-).split()
-CONTRATO_MONEY = "valor_inicial valor_global valor_parcela valor_acumulado".split()
+# Flattened from the nested ``contratante`` and ``fornecedor`` objects.
+FLATTENED = [
+    "orgao_codigo", "orgao_nome", "unidade_gestora_codigo", "unidade_gestora_nome",
+    "unidade_gestora_nome_resumido", "orgao_origem_codigo", "orgao_origem_nome",
+    "unidade_gestora_origem_codigo", "unidade_gestora_origem_nome",
+    "fornecedor_tipo", "fornecedor_cnpj_cpf_idgener", "fornecedor_nome",
+]  # fmt: skip
+CONTRATO_TEXT = [*parsing.TEXT_FIELDS, *FLATTENED]
+CONTRATO_DATES = parsing.DATE_FIELDS
+CONTRATO_MONEY = parsing.MONEY_FIELDS
 # Columns written from a parsed record (see comprasnet.parsing.parse_contrato).
-CONTRATO_DATA_COLUMNS = (
-    ["id", "uasg", *CONTRATO_TEXT, *CONTRATO_DATES, *CONTRATO_MONEY, "num_parcelas"]
-    + ["payload", "payload_hash"]
-)
+CONTRATO_DATA_COLUMNS = [
+    "id",
+    "uasg",
+    *CONTRATO_TEXT,
+    *CONTRATO_DATES,
+    *CONTRATO_MONEY,
+    "num_parcelas",
+] + ["payload", "payload_hash"]
 
 
 def contrato_data_columns() -> list[sa.Column]:
@@ -93,9 +94,14 @@ alertas = sa.Table(
 
 def _tab_table(spec: tabs.TabSpec) -> sa.Table:
     types = {
-        parsing.text: sa.Text, tabs.text_or_number: sa.Text, parsing.day: sa.Date,
-        parsing.money: Money, parsing.integer: sa.BigInteger, parsing.decimal: sa.Numeric,
-        parsing.timestamp: TS, tabs.json_value: JSONB,
+        parsing.text: sa.Text,
+        tabs.text_or_number: sa.Text,
+        parsing.day: sa.Date,
+        parsing.money: Money,
+        parsing.integer: sa.BigInteger,
+        parsing.decimal: sa.Numeric,
+        parsing.timestamp: TS,
+        tabs.json_value: JSONB,
     }
     return sa.Table(
         f"contratos_{spec.tab}",

@@ -92,16 +92,22 @@ def write_snapshot(
         conn.execute(
             rejected_records.insert(),
             [
-                {"run_id": run_id, "source": f"contratos_{tab}", "record_id":
-                 None if r["record_id"] is None else str(r["record_id"]),
-                 "reason": f"contrato {contrato_id}: {r['reason']}", "payload": r["payload"]}
+                {
+                    "run_id": run_id,
+                    "source": f"contratos_{tab}",
+                    "record_id": None if r["record_id"] is None else str(r["record_id"]),
+                    "reason": f"contrato {contrato_id}: {r['reason']}",
+                    "payload": r["payload"],
+                }
                 for r in result.rejects
             ],
         )
     conn.execute(
         sa.update(contratos)
         .where(contratos.c.id == contrato_id)
-        .values({f"{tab}_atualizado_em": sa.func.now(), "detalhes_atualizados_em": _detalhes_expr(tab)})
+        .values(
+            {f"{tab}_atualizado_em": sa.func.now(), "detalhes_atualizados_em": _detalhes_expr(tab)}
+        )
     )
     return result
 
