@@ -153,7 +153,7 @@ CONTRATO_SPEC: dict[str, Converter] = {
 }
 
 
-def parse_contrato(record: Any, uasg: str) -> dict[str, Any]:
+def parse_contrato(record: Any, uasg: str, payload_hash: str | None = None) -> dict[str, Any]:
     """One listing (or ``/id``) record -> a ``contratos`` row with typed, flattened columns."""
     if not isinstance(record, Mapping):
         raise RecordError(f"record: expected an object, got {type(record).__name__}")
@@ -184,7 +184,7 @@ def parse_contrato(record: Any, uasg: str) -> dict[str, Any]:
         ),
         fornecedor_nome=text(fornecedor.get("nome"), "fornecedor.nome"),
         payload=dict(record),
-        payload_hash=content_hash(record),
+        payload_hash=payload_hash or content_hash(record),
     )
     return row
 

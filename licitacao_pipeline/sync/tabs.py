@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.comprasnet.errors import ComprasNetError
 from licitacao_pipeline.warehouse.rejects import SAMPLE_SIZE
-from licitacao_pipeline.warehouse.tabs_sync import write_snapshot
+from licitacao_pipeline.warehouse.tabs_sync import write_snapshot, write_snapshots
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,65 @@ class TabTotals:
         }
 
 
-def _one(client: ComprasNetClient, engine: Engine, contrato_id: int, tab: str, run_id: str | None):
-    records = client.tab(contrato_id, tab)
-    with engine.begin() as conn:
-        return write_snapshot(conn, contrato_id, tab, records, run_id)
+BATCH = 32  # contract tabs written per transaction
+
+
+class _Writer:
+    """Writes fetched snapshots from the coordinating thread in small multi-contract batches,
+    so the worker threads only do HTTP. Each contract's snapshot is inside one transaction."""
+
+    def __init__(self, engine: Engine, run_id: str | None, totals: dict[str, TabTotals], logger):
+        self.engine, self.run_id, self.totals, self.logger = engine, run_id, totals, logger
+        self.pending: dict[str, dict[int, list[Any]]] = {}
+        self.size = 0
+
+    def add(self, tab: str, cid: int, records: list[Any]) -> None:
+        self.pending.setdefault(tab, {})[cid] = records
+        self.size += 1
+        if self.size >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self.pending, self.size = self.pending, {}, 0
+        if not pending:
+            return
+        try:
+            with self.engine.begin() as conn:
+                # A commit lost in a server crash only means the tab is fetched again next run.
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                results = {
+                    t: write_snapshots(conn, t, snaps, self.run_id) for t, snaps in pending.items()
+                }
+        except Exception as exc:  # isolate the culprit: one transaction per contract
+            self.logger.warning(f"batch write failed ({type(exc).__name__}); writing one by one")
+            results = {t: {} for t in pending}
+            for tab, snaps in pending.items():
+                for cid, records in snaps.items():
+                    try:
+                        with self.engine.begin() as conn:
+                            results[tab][cid] = write_snapshot(conn, cid, tab, records, self.run_id)
+                    except Exception as one:
+                        self.logger.error(f"contrato {cid} {tab}: {type(one).__name__}: {one}")
+                        self.totals[tab].failures.append(
+                            {
+                                "contrato_id": cid,
+                                "error": f"{type(one).__name__}: {one}"[:500],
+                                "unexpected": True,
+                            }
+                        )
+        for tab, per_contract in results.items():
+            t = self.totals[tab]
+            for cid, snap in per_contract.items():
+                t.fetched += 1
+                t.rows += snap.rows
+                t.inserted += snap.inserted
+                t.updated += snap.updated
+                t.removed += snap.removed
+                t.rejected += len(snap.rejects)
+                for r in snap.rejects[: SAMPLE_SIZE - len(t.reject_samples)]:
+                    t.reject_samples.append(
+                        {"contrato_id": cid, "record_id": r["record_id"], "reason": r["reason"]}
+                    )
 
 
 def sync_tabs(
@@ -74,42 +129,22 @@ def sync_tabs(
     tasks = [(cid, tab) for tab, ids in due.items() for cid in ids]
     if not tasks:
         return totals
+    writer = _Writer(engine, run_id, totals, logger)
     started, done, step = time.monotonic(), 0, max(1, len(tasks) // 10)
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="comprasnet") as pool:
-        futures = {
-            pool.submit(_one, client, engine, cid, tab, run_id): (cid, tab) for cid, tab in tasks
-        }
+        futures = {pool.submit(client.tab, cid, tab): (cid, tab) for cid, tab in tasks}
         for future in as_completed(futures):
             cid, tab = futures[future]
-            t = totals[tab]
             done += 1
             try:
-                snap = future.result()
+                writer.add(tab, cid, future.result())
             except ComprasNetError as exc:
-                t.failures.append({"contrato_id": cid, "error": str(exc)[:500]})
-            except Exception as exc:  # a bug or DB fault: recorded, and the caller fails the run
-                logger.error(f"contrato {cid} {tab}: unexpected {type(exc).__name__}: {exc}")
-                t.failures.append(
-                    {
-                        "contrato_id": cid,
-                        "error": f"{type(exc).__name__}: {exc}"[:500],
-                        "unexpected": True,
-                    }
-                )
-            else:
-                t.fetched += 1
-                t.rows += snap.rows
-                t.inserted += snap.inserted
-                t.updated += snap.updated
-                t.removed += snap.removed
-                t.rejected += len(snap.rejects)
-                for r in snap.rejects[: SAMPLE_SIZE - len(t.reject_samples)]:
-                    t.reject_samples.append(
-                        {"contrato_id": cid, "record_id": r["record_id"], "reason": r["reason"]}
-                    )
+                totals[tab].failures.append({"contrato_id": cid, "error": str(exc)[:500]})
             if done % step == 0 or done == len(tasks):
+                writer.flush()
                 logger.info(
                     f"tabs: {done}/{len(tasks)} contract tabs done "
                     f"({time.monotonic() - started:.1f}s)"
                 )
+    writer.flush()
     return totals

@@ -1,8 +1,10 @@
 """Upsert of one UASG's listing into ``contratos`` in a single transaction.
 
-Only rows whose content hash changed are written; contracts that left the listing get
-``removido_em`` (never deleted). Two syncs of the same UASG are serialized by a transaction-level
-advisory lock, so even runs that bypass the run queue cannot interleave their writes.
+Only rows whose content hash changed are written: a record whose hash equals the stored one is
+not even parsed again (it was valid when stored), so an unchanged re-sync costs one hash per
+record and writes nothing. Contracts that left the listing get ``removido_em`` (never deleted).
+Two syncs of the same UASG are serialized by a transaction-level advisory lock, so even runs
+that bypass the run queue cannot interleave their writes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.comprasnet.parsing import (
     RecordError,
+    content_hash,
     parse_contrato,
     record_id,
     within_vigencia,
@@ -87,6 +90,9 @@ MERGE = sa.text(
     RETURNING (xmax = 0) AS inserted
     """
 )
+STORED = sa.text(
+    "SELECT id, payload_hash FROM contratos WHERE uasg = :uasg AND removido_em IS NULL"
+)
 COUNT_ACTIVE = sa.text("SELECT count(*) FROM contratos WHERE uasg = :uasg AND removido_em IS NULL")
 MARK_REMOVED = sa.text(
     """
@@ -148,6 +154,7 @@ def sync_contratos(
                 sa.text("SELECT pg_advisory_xact_lock(hashtext('contratos'), hashtext(:u))"),
                 {"u": uasg},
             )
+            stored = dict(conn.execute(STORED, {"uasg": uasg}).all())
             stage.create(conn)
             conn.execute(sa.text("CREATE TEMP TABLE stage_seen (id bigint) ON COMMIT DROP"))
             for record in records:
@@ -162,8 +169,12 @@ def sync_contratos(
                     continue
                 if rid is not None:
                     seen.add(rid)
+                digest = content_hash(record) if isinstance(record, dict) else None
+                if rid is not None and digest is not None and stored.get(rid) == digest:
+                    result.unchanged += 1
+                    continue
                 try:
-                    row = parse_contrato(record, uasg)
+                    row = parse_contrato(record, uasg, digest)
                 except RecordError as exc:
                     rejects.add(rid, str(exc), record)
                     continue
@@ -202,7 +213,9 @@ def sync_contratos(
             flags = conn.execute(MERGE).scalars().all()
             result.inserted = sum(1 for f in flags if f)
             result.updated = len(flags) - result.inserted
-            result.unchanged = result.kept - len(flags)
+            skipped = result.unchanged  # equal hash: neither parsed nor staged
+            result.unchanged += result.kept - len(flags)
+            result.kept += skipped
             active = conn.execute(COUNT_ACTIVE, {"uasg": uasg}).scalar_one()
             vanishing = conn.execute(COUNT_VANISHED, {"uasg": uasg}).scalar_one()
             if active and vanishing > max_removed_ratio * active:

@@ -8,12 +8,13 @@ tab timestamps: the moment since which every tab of the contract is at least tha
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.comprasnet.parsing import RecordError, record_id
@@ -36,80 +37,126 @@ def _detalhes_expr(tab: str):
     return sa.case((sa.and_(*(c.is_not(None) for c in cols)), sa.func.least(*cols)), else_=None)
 
 
-def write_snapshot(
-    conn: sa.Connection, contrato_id: int, tab: str, records: list[Any], run_id: str | None
-) -> SnapshotResult:
-    """Replace one contract's ``tab`` with ``records`` (inside the caller's transaction)."""
-    spec, table = SPECS[tab], TAB_TABLES[tab]
-    result = SnapshotResult()
-    rows, seen = [], set()
+@dataclass(frozen=True)
+class _Statements:
+    upsert: Any
+    mark_removed: Any
+    stamp: Any
+
+
+@functools.cache
+def _statements(tab: str) -> _Statements:
+    """Statements built once per tab, so SQLAlchemy compiles them once (the hot path)."""
+    table = TAB_TABLES[tab]
+    stmt = insert(table)
+    data_cols = [c.name for c in table.c if c.name not in _SERVER_SIDE]
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["contrato_id", "id"],
+        set_={
+            **{c: stmt.excluded[c] for c in data_cols if c not in ("contrato_id", "id")},
+            "atualizado_em": sa.func.now(),
+            "removido_em": None,
+        },
+        where=sa.or_(
+            table.c.payload_hash != stmt.excluded.payload_hash,
+            table.c.removido_em.is_not(None),
+        ),
+    ).returning(table.c.contrato_id, sa.literal_column("xmax = 0"))
+    # Rows of the batch's contracts that are not in the new snapshots: (contrato_id, id) pairs
+    # arrive as two parallel arrays. The table name is a constant, never user input.
+    mark_removed = sa.text(
+        f"""
+        UPDATE {table.name} t SET removido_em = now()
+        WHERE t.contrato_id = ANY(CAST(:cids AS bigint[])) AND t.removido_em IS NULL
+          AND NOT EXISTS (
+            SELECT 1 FROM unnest(CAST(:seen_cids AS bigint[]), CAST(:seen_ids AS bigint[]))
+              AS s(cid, id)
+            WHERE s.cid = t.contrato_id AND s.id = t.id)
+        RETURNING t.contrato_id
+        """
+    )
+    cids = sa.bindparam("cids", type_=ARRAY(sa.BigInteger))
+    stamp = (
+        sa.update(contratos)
+        .where(contratos.c.id == sa.any_(cids))
+        .values(
+            {f"{tab}_atualizado_em": sa.func.now(), "detalhes_atualizados_em": _detalhes_expr(tab)}
+        )
+    )
+    return _Statements(upsert, mark_removed, stamp)
+
+
+_SERVER_SIDE = {"primeiro_visto_em", "atualizado_em", "removido_em"}
+
+
+def _parse(tab: str, contrato_id: int, records: list[Any]):
+    """Rows to store, ids seen (rejected ones included: they are not "removed") and rejects."""
+    spec = SPECS[tab]
+    rows, seen, rejects = [], set(), []
     for record in records:
         rid = record_id(record)
         try:
             row = spec.parse(record, contrato_id)
         except RecordError as exc:
-            result.rejects.append({"record_id": rid, "reason": str(exc), "payload": record})
+            rejects.append({"record_id": rid, "reason": str(exc), "payload": record})
         else:
             if row["id"] in seen:
-                result.rejects.append(
+                rejects.append(
                     {"record_id": rid, "reason": "duplicate id in tab", "payload": record}
                 )
                 continue
             rows.append(row)
         if rid is not None:
             seen.add(rid)
-    result.rows = len(rows)
+    return rows, seen, rejects
+
+
+def write_snapshots(
+    conn: sa.Connection, tab: str, snapshots: dict[int, list[Any]], run_id: str | None
+) -> dict[int, SnapshotResult]:
+    """Replace ``tab`` of each contract in ``snapshots`` ({contrato_id: records}) within the
+    caller's transaction: a few statements for the whole batch, whatever its size."""
+    stmts = _statements(tab)
+    results = {cid: SnapshotResult() for cid in snapshots}
+    rows, seen_cids, seen_ids, rejects = [], [], [], []
+    for cid, records in snapshots.items():
+        parsed, seen, rejected = _parse(tab, cid, records)
+        results[cid].rows = len(parsed)
+        results[cid].rejects = rejected
+        rows += parsed
+        seen_cids += [cid] * len(seen)
+        seen_ids += sorted(seen)
+        rejects += [
+            {
+                "run_id": run_id,
+                "source": f"contratos_{tab}",
+                "record_id": None if r["record_id"] is None else str(r["record_id"]),
+                "reason": f"contrato {cid}: {r['reason']}",
+                "payload": r["payload"],
+            }
+            for r in rejected
+        ]
     if rows:
-        stmt = insert(table).values(rows)
-        data_cols = [c for c in rows[0] if c not in ("contrato_id", "id")]
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["contrato_id", "id"],
-            set_={
-                **{c: stmt.excluded[c] for c in data_cols},
-                "atualizado_em": sa.func.now(),
-                "removido_em": None,
-            },
-            where=sa.or_(
-                table.c.payload_hash != stmt.excluded.payload_hash,
-                table.c.removido_em.is_not(None),
-            ),
-        ).returning(sa.literal_column("xmax = 0"))
-        flags = conn.execute(stmt).scalars().all()
-        result.inserted = sum(1 for f in flags if f)
-        result.updated = len(flags) - result.inserted
-    removed = conn.execute(
-        sa.update(table)
-        .where(
-            table.c.contrato_id == contrato_id,
-            table.c.removido_em.is_(None),
-            table.c.id.not_in(seen) if seen else sa.true(),
-        )
-        .values(removido_em=sa.func.now())
-        .returning(table.c.id)
-    )
-    result.removed = len(removed.all())
-    if result.rejects:
-        conn.execute(
-            rejected_records.insert(),
-            [
-                {
-                    "run_id": run_id,
-                    "source": f"contratos_{tab}",
-                    "record_id": None if r["record_id"] is None else str(r["record_id"]),
-                    "reason": f"contrato {contrato_id}: {r['reason']}",
-                    "payload": r["payload"],
-                }
-                for r in result.rejects
-            ],
-        )
-    conn.execute(
-        sa.update(contratos)
-        .where(contratos.c.id == contrato_id)
-        .values(
-            {f"{tab}_atualizado_em": sa.func.now(), "detalhes_atualizados_em": _detalhes_expr(tab)}
-        )
-    )
-    return result
+        for cid, inserted in conn.execute(stmts.upsert, rows).all():
+            if inserted:
+                results[cid].inserted += 1
+            else:
+                results[cid].updated += 1
+    cids = list(snapshots)
+    params = {"cids": cids, "seen_cids": seen_cids, "seen_ids": seen_ids}
+    for (cid,) in conn.execute(stmts.mark_removed, params).all():
+        results[cid].removed += 1
+    if rejects:
+        conn.execute(rejected_records.insert(), rejects)
+    conn.execute(stmts.stamp, {"cids": cids})
+    return results
+
+
+def write_snapshot(
+    conn: sa.Connection, contrato_id: int, tab: str, records: list[Any], run_id: str | None
+) -> SnapshotResult:
+    """Replace one contract's ``tab`` with ``records`` (inside the caller's transaction)."""
+    return write_snapshots(conn, tab, {contrato_id: records}, run_id)[contrato_id]
 
 
 def contracts_due(
