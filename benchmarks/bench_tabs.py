@@ -15,8 +15,8 @@ import time
 
 import dagster as dg
 import requests
-
 from _common import control, scratch_database, simulator_process
+
 from licitacao_pipeline.assets.contratos import contratos
 from licitacao_pipeline.assets.tabs import contratos_abas
 from licitacao_pipeline.comprasnet.tabs import TABS
@@ -45,8 +45,9 @@ def baseline(base: str) -> tuple[float, int]:
 
 def ours(resources) -> float:
     started = time.perf_counter()
-    dg.materialize([contratos, contratos_abas], partition_key=UASG, resources=resources,
-                   run_config=CONFIG)
+    dg.materialize(
+        [contratos, contratos_abas], partition_key=UASG, resources=resources, run_config=CONFIG
+    )
     return time.perf_counter() - started
 
 
@@ -76,13 +77,19 @@ def main() -> None:
     re_requests = sum(re_counts["requests"].values())
     print(f"N={n} contracts, L={lat * 1000:.0f} ms, C={c}")
     print(f"T_min = L x (1 + 4N/C)        : {t_min:.2f} s")
-    print(f"ours, full sync with tabs     : {full:.2f} s, {full_requests} requests, "
-          f"max in flight {full_counts['max_in_flight']}  -> {full / t_min:.2f} x T_min "
-          f"(target <= 1.25)")
-    print(f"seed-style baseline           : {base_time:.2f} s, {base_requests} requests "
-          f"-> ours is {base_time / full:.1f}x faster (target >= 6)")
-    print(f"ours, unchanged re-sync       : {resync:.2f} s, {re_requests} requests "
-          f"-> {base_requests / max(re_requests, 1):.0f}x fewer than the baseline (target >= 100)")
+    print(
+        f"ours, full sync with tabs     : {full:.2f} s, {full_requests} requests, "
+        f"max in flight {full_counts['max_in_flight']}  -> {full / t_min:.2f} x T_min "
+        f"(target <= 1.25)"
+    )
+    print(
+        f"seed-style baseline           : {base_time:.2f} s, {base_requests} requests "
+        f"-> ours is {base_time / full:.1f}x faster (target >= 6)"
+    )
+    print(
+        f"ours, unchanged re-sync       : {resync:.2f} s, {re_requests} requests "
+        f"-> {base_requests / max(re_requests, 1):.0f}x fewer than the baseline (target >= 100)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Daily cleanup (the old 02:00 ``cleanup_old_sync_jobs_task``): old runs, their logs, exports."""
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -52,7 +52,7 @@ def delete_old_exports(cutoff: datetime, dry_run: bool) -> tuple[int, int]:
 @dg.op(description="Delete runs, event logs, compute logs and export files past retention.")
 def limpar_registros_antigos(context: dg.OpExecutionContext, config: LimpezaConfig) -> dg.Output:
     started = time.monotonic()
-    cutoff = datetime.now(timezone.utc) - timedelta(days=config.retention_days)
+    cutoff = datetime.now(UTC) - timedelta(days=config.retention_days)
     runs = delete_old_runs(context.instance, cutoff, config.dry_run)
     files, size = delete_old_exports(cutoff, config.dry_run)
     verb = "would remove" if config.dry_run else "removed"

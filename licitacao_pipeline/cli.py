@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -43,12 +45,15 @@ def _dev(args: argparse.Namespace) -> int:
     if not dagster:
         sys.exit("dagster is not installed in this environment")
     cmd = [dagster, "dev", "-w", str(root / "workspace.yaml"), "-p", str(args.port)]
-    if args.simulator:  # keep this process (and the simulator thread) alive
-        import subprocess
-
-        return subprocess.call(cmd, env=env)
-    os.execve(dagster, cmd, env)
-    return 0
+    if not args.simulator:
+        os.execve(dagster, cmd, env)
+    # Keep this process (and the simulator thread) alive; pass termination on to dagster dev.
+    child = subprocess.Popen(cmd, env=env)
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached dagster dev too (same process group)
+        return child.wait()
 
 
 def _uasgs() -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -62,9 +62,7 @@ def test_dates_and_timestamps():
         day("01/03/2026", "vigencia_fim")
     with pytest.raises(RecordError):
         day("2026-02-30", "d")
-    assert timestamp("2026-09-11T16:40:46Z", "t") == datetime(
-        2026, 9, 11, 16, 40, 46, tzinfo=timezone.utc
-    )
+    assert timestamp("2026-09-11T16:40:46Z", "t") == datetime(2026, 9, 11, 16, 40, 46, tzinfo=UTC)
     assert decimal("12.5000", "q") == Decimal("12.5000")
     assert decimal(3, "q") == Decimal(3)
     with pytest.raises(RecordError):

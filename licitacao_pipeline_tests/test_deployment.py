@@ -1,0 +1,43 @@
+"""The production instance config (in docker-compose.yml) matches dagster.yaml and is valid."""
+
+import yaml
+
+from licitacao_pipeline.definitions import defs
+
+
+def _compose(repo_root):
+    return yaml.safe_load((repo_root / "docker-compose.yml").read_text())
+
+
+def test_production_instance_mirrors_the_dev_limits(repo_root):
+    prod = yaml.safe_load(_compose(repo_root)["configs"]["dagster_instance"]["content"])
+    dev = yaml.safe_load((repo_root / "dagster.yaml").read_text())
+    for key in ("concurrency", "run_retries", "run_monitoring"):
+        assert prod[key] == dev[key], key
+    pg = prod["storage"]["postgres"]["postgres_db"]
+    assert (
+        pg["scheme"] == "postgresql+psycopg2"
+    )  # SQLAlchemy 2.1 maps bare postgresql:// to psycopg 3
+    assert all(isinstance(pg[k], dict) and "env" in pg[k] for k in ("password", "username"))
+
+
+def test_instance_configs_load(repo_root, tmp_path):
+    import dagster as dg
+
+    dev = yaml.safe_load((repo_root / "dagster.yaml").read_text())
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(dev))
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        config = instance.get_concurrency_config()
+        assert config.run_queue_config.max_concurrent_runs == 4
+        assert config.run_queue_config.tag_concurrency_limits[0]["key"] == "dagster/partition"
+        assert instance.run_retries_enabled and instance.run_monitoring_enabled
+
+
+def test_code_location_names_agree(repo_root):
+    import tomllib
+
+    workspace = yaml.safe_load((repo_root / "workspace.yaml").read_text())
+    pyproject = tomllib.loads((repo_root / "pyproject.toml").read_text())["tool"]["dagster"]
+    name = workspace["load_from"][0]["python_module"]["location_name"]
+    assert name == pyproject["code_location_name"] == "licitacao_pipeline"
+    assert defs.resolve_job_def("sync_contrato") is not None
