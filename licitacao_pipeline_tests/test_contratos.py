@@ -47,6 +47,7 @@ def test_stores_every_contract_with_exact_values(sim, resources, engine):
     assert meta["inserted"] == 25 and meta["updated"] == 0 and meta["rejected"] == 0
     assert meta["requests"] == 2 and meta["bytes"] > 0
     checks = result.get_asset_check_evaluations()
+    assert {c.partition for c in checks} == {"787010"}  # per-UASG check status
     assert {c.check_name: c.passed for c in checks} == {
         "ids_unicos": True,
         "valores_nao_negativos": True,

@@ -41,7 +41,7 @@ class ContratosConfig(dg.Config):
     kinds={"postgres", "python"},
     pool="comprasnet",
     check_specs=[
-        dg.AssetCheckSpec(name, asset="contratos", description=desc)
+        dg.AssetCheckSpec(name, asset="contratos", description=desc, partitions_def=uasg_partitions)
         for name, desc in CHECKS.items()
     ],
     description=__doc__,

@@ -45,7 +45,10 @@ class TabsConfig(dg.Config):
     ],
     check_specs=[
         dg.AssetCheckSpec(
-            "sem_falhas", asset=key, description="Every due contract's tab was fetched and stored."
+            "sem_falhas",
+            asset=key,
+            description="Every due contract's tab was fetched and stored.",
+            partitions_def=uasg_partitions,
         )
         for key in TAB_KEYS.values()
     ],

@@ -16,7 +16,6 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.comprasnet.parsing import (
@@ -32,6 +31,7 @@ from licitacao_pipeline.warehouse.tables import (
     contrato_data_columns,
     contratos,
 )
+from licitacao_pipeline.warehouse.upserts import INSERTED, changed_only_upsert
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -113,20 +113,8 @@ COUNT_VANISHED = sa.text(
 
 def upsert_contrato(conn: sa.Connection, row: dict[str, Any]) -> str:
     """Write one parsed contract if its content changed: 'inserted', 'updated' or 'unchanged'."""
-    stmt = insert(contratos).values(row)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["id"],
-        set_={
-            **{c: stmt.excluded[c] for c in CONTRATO_DATA_COLUMNS if c != "id"},
-            "atualizado_em": sa.func.now(),
-            "removido_em": None,
-        },
-        where=sa.or_(
-            contratos.c.payload_hash != stmt.excluded.payload_hash,
-            contratos.c.removido_em.is_not(None),
-        ),
-    ).returning(sa.literal_column("xmax = 0"))
-    flag = conn.execute(stmt).scalar_one_or_none()
+    stmt = changed_only_upsert(contratos, ["id"]).returning(INSERTED)
+    flag = conn.execute(stmt, row).scalar_one_or_none()
     return "unchanged" if flag is None else "inserted" if flag else "updated"
 
 

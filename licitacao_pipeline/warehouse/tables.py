@@ -10,6 +10,16 @@ from licitacao_pipeline.comprasnet import parsing, tabs
 metadata = sa.MetaData()
 
 Money = sa.Numeric(18, 2)
+# Maintained by the warehouse itself, never taken from a source record.
+TRACKING_COLUMNS = frozenset(
+    [
+        "primeiro_visto_em",
+        "atualizado_em",
+        "removido_em",
+        "detalhes_atualizados_em",
+        *(f"{tab}_atualizado_em" for tab in tabs.TABS),
+    ]
+)
 TS = sa.DateTime(timezone=True)
 
 # Flattened from the nested ``contratante`` and ``fornecedor`` objects.

@@ -14,12 +14,13 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.comprasnet.parsing import RecordError, record_id
 from licitacao_pipeline.comprasnet.tabs import SPECS, TABS
 from licitacao_pipeline.warehouse.tables import TAB_TABLES, contratos, rejected_records
+from licitacao_pipeline.warehouse.upserts import INSERTED, changed_only_upsert
 
 
 @dataclass
@@ -48,20 +49,9 @@ class _Statements:
 def _statements(tab: str) -> _Statements:
     """Statements built once per tab, so SQLAlchemy compiles them once (the hot path)."""
     table = TAB_TABLES[tab]
-    stmt = insert(table)
-    data_cols = [c.name for c in table.c if c.name not in _SERVER_SIDE]
-    upsert = stmt.on_conflict_do_update(
-        index_elements=["contrato_id", "id"],
-        set_={
-            **{c: stmt.excluded[c] for c in data_cols if c not in ("contrato_id", "id")},
-            "atualizado_em": sa.func.now(),
-            "removido_em": None,
-        },
-        where=sa.or_(
-            table.c.payload_hash != stmt.excluded.payload_hash,
-            table.c.removido_em.is_not(None),
-        ),
-    ).returning(table.c.contrato_id, sa.literal_column("xmax = 0"))
+    upsert = changed_only_upsert(table, ["contrato_id", "id"]).returning(
+        table.c.contrato_id, INSERTED
+    )
     # Rows of the batch's contracts that are not in the new snapshots: (contrato_id, id) pairs
     # arrive as two parallel arrays. The table name is a constant, never user input.
     mark_removed = sa.text(
@@ -84,9 +74,6 @@ def _statements(tab: str) -> _Statements:
         )
     )
     return _Statements(upsert, mark_removed, stamp)
-
-
-_SERVER_SIDE = {"primeiro_visto_em", "atualizado_em", "removido_em"}
 
 
 def _parse(tab: str, contrato_id: int, records: list[Any]):
