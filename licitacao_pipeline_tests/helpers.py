@@ -6,6 +6,8 @@ from decimal import Decimal
 import dagster as dg
 import sqlalchemy as sa
 
+from licitacao_pipeline.resources import ComprasNetResource
+
 
 def br_money(text):
     """Independent oracle for Brazilian money strings (not the code under test)."""
@@ -59,3 +61,9 @@ def failure_message(result) -> str:
                 err = err.cause
     assert texts, "no step failure event"
     return "\n".join(texts)
+
+
+def with_client(resources, sim, **settings):
+    """``resources`` with a ComprasNet client tuned by ``settings`` (fast backoff by default)."""
+    tuned = {"base_url": sim.base_url, "backoff_factor": 0.01, "backoff_max": 0.05, **settings}
+    return dict(resources, comprasnet=ComprasNetResource(**tuned))

@@ -4,7 +4,6 @@ import pytest
 import sqlalchemy as sa
 
 from licitacao_pipeline.assets.contratos import contratos
-from licitacao_pipeline.resources import ComprasNetResource
 
 from .helpers import (
     br_money,
@@ -14,6 +13,7 @@ from .helpers import (
     parse_day,
     rows,
     sim_records,
+    with_client,
 )
 
 ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
@@ -110,17 +110,8 @@ def test_persistent_faults_fail_loudly_and_keep_previous_data(sim, resources, en
     before = rows(engine)
     sim.change_contrato(before[0]["id"], objeto="mudou")
     sim.inject_fault(kind, path=r"/api/contrato/inativo/ug/", times=-1, delay=5, retry_after=0)
-    fast = dict(
-        resources,
-        comprasnet=ComprasNetResource(
-            base_url=sim.base_url,
-            max_retries=1,
-            body_retries=1,
-            backoff_factor=0.01,
-            backoff_max=0.05,
-            read_timeout=1.0,
-            listing_read_timeout=1.0,
-        ),
+    fast = with_client(
+        resources, sim, max_retries=1, body_retries=1, read_timeout=1.0, listing_read_timeout=1.0
     )
     message = failure_message(materialize([contratos], "787010", fast, ALL, raise_on_error=False))
     assert "/api/contrato/inativo/ug/787010" in message

@@ -12,10 +12,9 @@ import pytest
 from licitacao_pipeline.assets.contratos import contratos
 from licitacao_pipeline.assets.tabs import contratos_abas
 from licitacao_pipeline.definitions import defs
-from licitacao_pipeline.resources import ComprasNetResource
 from licitacao_pipeline.sensors import alerta_falhas, alertas_pendentes
 
-from .helpers import rows
+from .helpers import rows, with_client
 
 ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
 TAB_KEYS = [dg.AssetKey(f"contratos_{t}") for t in ("historico", "empenhos", "itens", "arquivos")]
@@ -77,10 +76,7 @@ class Receiver:
 
 def failed_run(sim, resources, instance):
     sim.inject_fault("500", path=r"/api/contrato/ug/", times=-1)
-    fast = dict(
-        resources,
-        comprasnet=ComprasNetResource(base_url=sim.base_url, max_retries=0, backoff_factor=0.01),
-    )
+    fast = with_client(resources, sim, max_retries=0)
     return dg.materialize(
         [contratos],
         partition_key="787010",
@@ -153,10 +149,7 @@ def test_unreachable_webhook_does_not_block(sim, resources, engine, monkeypatch)
 
 
 def test_transient_errors_are_retried_by_the_step_but_data_errors_are_not(sim, resources):
-    fast = dict(
-        resources,
-        comprasnet=ComprasNetResource(base_url=sim.base_url, max_retries=0, backoff_factor=0.01),
-    )
+    fast = with_client(resources, sim, max_retries=0)
     sim.inject_fault("502", path=r"/api/contrato/ug/", times=1)
     result = dg.materialize(
         [contratos], partition_key="787010", resources=fast, run_config={"ops": ALL}

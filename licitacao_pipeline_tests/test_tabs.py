@@ -9,9 +9,8 @@ from licitacao_pipeline.assets.contratos import contratos
 from licitacao_pipeline.assets.tabs import contratos_abas
 from licitacao_pipeline.comprasnet.tabs import TABS
 from licitacao_pipeline.jobs import sync_contrato
-from licitacao_pipeline.resources import ComprasNetResource
 
-from .helpers import br_money, failure_message, materialize, parse_day, rows
+from .helpers import br_money, failure_message, materialize, parse_day, rows, with_client
 
 UASG = "787010"
 ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
@@ -151,12 +150,7 @@ def test_network_failure_on_one_contract_tab_is_visible_and_retried_next_run(
     ids = sim.contrato_ids(UASG)
     bad = ids[4]
     sim.inject_fault("500", path=rf"^/api/contrato/{bad}/empenhos$", times=-1)
-    fast = dict(
-        resources,
-        comprasnet=ComprasNetResource(
-            base_url=sim.base_url, max_retries=2, backoff_factor=0.01, backoff_max=0.05
-        ),
-    )
+    fast = with_client(resources, sim, max_retries=2)
     result = sync_all(fast)
     meta = tab_meta(result, "empenhos")
     assert meta["contracts_failed"] == 1 and meta["failures"][0]["contrato_id"] == bad
@@ -183,12 +177,7 @@ def test_mostly_failing_run_fails_loudly_after_committing_successes(sim, resourc
     ids = sim.contrato_ids(UASG)
     materialize([contratos], UASG, resources, ALL)
     sim.inject_fault("503", path=r"/(itens|empenhos|arquivos)$", times=-1)
-    fast = dict(
-        resources,
-        comprasnet=ComprasNetResource(
-            base_url=sim.base_url, max_retries=1, backoff_factor=0.01, backoff_max=0.05
-        ),
-    )
+    fast = with_client(resources, sim, max_retries=1)
     result = sync_tabs_only(fast, raise_on_error=False)
     n = len(ids)
     assert f"{3 * n} of {4 * n} contract tabs failed after retries" in failure_message(result)

@@ -28,7 +28,6 @@ from licitacao_pipeline.comprasnet.errors import (
 log = logging.getLogger(__name__)
 
 REAL_BASE_URL = "https://contratos.comprasnet.gov.br"
-TABS = ("historico", "empenhos", "itens", "arquivos")
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
