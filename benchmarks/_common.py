@@ -30,7 +30,7 @@ def simulator_process(uasg: str, contracts: int, latency: float = 0.0, seed: int
     cmd = [
         sys.executable,
         "-m",
-        "licitacao_pipeline.comprasnet.simulator",
+        "comprasnet_simulator",
         "--port",
         str(port),
         "--seed",

@@ -13,7 +13,6 @@ import time
 
 import dagster as dg
 from _common import control, scratch_database, simulator_process
-
 from licitacao_pipeline.assets.contratos import contratos
 from licitacao_pipeline.resources import ComprasNetResource, WarehouseResource
 

@@ -16,7 +16,6 @@ import time
 import dagster as dg
 import requests
 from _common import control, scratch_database, simulator_process
-
 from licitacao_pipeline.assets.contratos import contratos
 from licitacao_pipeline.assets.tabs import contratos_abas
 from licitacao_pipeline.comprasnet.tabs import TABS

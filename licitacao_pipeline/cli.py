@@ -33,7 +33,10 @@ def _dev(args: argparse.Namespace) -> int:
         target.symlink_to(root / "dagster.yaml")
     env = dict(os.environ, DAGSTER_HOME=str(home))
     if args.simulator:
-        from licitacao_pipeline.comprasnet.simulator import ComprasNetSimulator
+        try:
+            from comprasnet_simulator import ComprasNetSimulator
+        except ImportError:
+            sys.exit("--simulator needs the development install: pip install -e '.[dev]'")
 
         sim = ComprasNetSimulator(
             seed=0, contracts=args.contracts, uasgs=_uasgs(), port=args.simulator_port

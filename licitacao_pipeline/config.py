@@ -109,6 +109,11 @@ def schedule_times(uasgs: tuple[Uasg, ...], window: tuple[time, time]) -> dict[s
     return {u.codigo: result[u.codigo] for u in uasgs}
 
 
+def uasg_label(codigo: str, nome: str | None = None) -> str:
+    """How a UASG is shown to people: ``787010 (CENTRO DE INTENDÊNCIA ...)``."""
+    return f"{codigo} ({nome})" if nome else codigo
+
+
 def data_dir() -> Path:
     """Where local state lives (embedded PostgreSQL, exports): ``LICITACAO_DATA_DIR``."""
     return Path(os.environ.get("LICITACAO_DATA_DIR") or DEFAULT_DATA_DIR).resolve()

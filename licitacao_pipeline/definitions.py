@@ -4,17 +4,14 @@ import os
 
 import dagster as dg
 
-from licitacao_pipeline.assets.contratos import contratos
-from licitacao_pipeline.assets.tabs import contratos_abas
-from licitacao_pipeline.jobs import (
-    limpeza,
-    sincronizacao_completa,
-    sincronizar_contratos,
-    sync_contrato,
-)
-from licitacao_pipeline.resources import ComprasNetResource, WarehouseResource
-from licitacao_pipeline.schedules import build_schedules
-from licitacao_pipeline.sensors import abas_seguem_contratos, alerta_falhas, alertas_pendentes
+from licitacao_pipeline.defs.abas import contratos_abas
+from licitacao_pipeline.defs.contrato_sob_demanda import sincronizar_contrato
+from licitacao_pipeline.defs.contratos import contratos
+from licitacao_pipeline.defs.jobs import sincronizacao_completa, sincronizar_contratos
+from licitacao_pipeline.defs.limpeza import limpeza
+from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
+from licitacao_pipeline.defs.schedules import build_schedules
+from licitacao_pipeline.defs.sensors import abas_seguem_contratos, alerta_falhas, alertas_pendentes
 
 
 def _from_env(**fields: str) -> dict[str, dg.EnvVar]:
@@ -27,7 +24,7 @@ defs = dg.Definitions(
     # One process per run: steps share it sequentially (the parallelism is inside the steps and
     # across UASG runs), which saves a Python start per step and keeps memory predictable.
     executor=dg.in_process_executor,
-    jobs=[sincronizar_contratos, sincronizacao_completa, sync_contrato, limpeza],
+    jobs=[sincronizar_contratos, sincronizacao_completa, sincronizar_contrato, limpeza],
     schedules=build_schedules(),
     sensors=[abas_seguem_contratos, alerta_falhas, alertas_pendentes],
     resources={

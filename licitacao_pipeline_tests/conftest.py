@@ -16,8 +16,8 @@ os.environ.setdefault("LICITACAO_STEP_RETRY_DELAY_SECONDS", "0.1")
 import pytest
 import sqlalchemy as sa
 
-from licitacao_pipeline.comprasnet.simulator import ComprasNetSimulator
-from licitacao_pipeline.resources import ComprasNetResource, WarehouseResource
+from comprasnet_simulator import ComprasNetSimulator
+from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.warehouse.engine import dispose_engines, embedded_url, normalize_url
 from licitacao_pipeline.warehouse.migrate import upgrade
 

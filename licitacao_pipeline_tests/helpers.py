@@ -6,7 +6,7 @@ from decimal import Decimal
 import dagster as dg
 import sqlalchemy as sa
 
-from licitacao_pipeline.resources import ComprasNetResource
+from licitacao_pipeline.defs.resources import ComprasNetResource
 
 
 def br_money(text):

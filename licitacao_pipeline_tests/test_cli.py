@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from licitacao_pipeline.comprasnet.simulator import ComprasNetSimulator
+from comprasnet_simulator import ComprasNetSimulator
 
 from .helpers import br_money, sim_records
 

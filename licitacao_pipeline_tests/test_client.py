@@ -5,9 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from comprasnet_simulator import ComprasNetSimulator
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.comprasnet.errors import ComprasNetBadResponse, ComprasNetNotFound
-from licitacao_pipeline.comprasnet.simulator import ComprasNetSimulator
 
 
 def test_requests_per_second_cap_holds_across_threads(sim):
@@ -15,7 +15,7 @@ def test_requests_per_second_cap_holds_across_threads(sim):
     cid = sim.contrato_ids("787010")[0]
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: client.tab(cid, "itens"), range(21)))
+        list(pool.map(lambda _: client.aba(cid, "itens"), range(21)))
     # 21 request starts spaced 1/20 s apart cannot fit in less than one second
     assert time.monotonic() - started >= 0.95
     assert client.stats.snapshot()["requests"] == 21
@@ -26,7 +26,7 @@ def test_html_page_with_status_200_is_a_clear_error(sim):
     client = ComprasNetClient(sim.base_url, body_retries=1, backoff_factor=0.01)
     cid = sim.contrato_ids("787010")[0]
     with pytest.raises(ComprasNetBadResponse) as err:
-        client.tab(cid, "historico")
+        client.aba(cid, "historico")
     text = str(err.value)
     assert f"/api/contrato/{cid}/historico" in text and "status=200" in text
     assert "<html" in text.lower()

@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from licitacao_pipeline.assets.contratos import contratos
+from licitacao_pipeline.defs.contratos import contratos
 
 from .helpers import (
     br_money,
@@ -44,8 +44,8 @@ def test_stores_every_contract_with_exact_values(sim, resources, engine):
     assert {r["situacao"] for r in expected.values()} == {"Ativo", "Inativo"}
     assert any(not r["objeto"].isascii() for r in expected.values())  # accents survive
     meta = materialization_metadata(result)
-    assert meta["inserted"] == 25 and meta["updated"] == 0 and meta["rejected"] == 0
-    assert meta["requests"] == 2 and meta["bytes"] > 0
+    assert meta["inseridos"] == 25 and meta["atualizados"] == 0 and meta["rejeitados"] == 0
+    assert meta["requisicoes"] == 2 and meta["bytes"] > 0
     checks = result.get_asset_check_evaluations()
     assert {c.partition for c in checks} == {"787010"}  # per-UASG check status
     assert {c.check_name: c.passed for c in checks} == {
@@ -63,7 +63,7 @@ def test_resync_unchanged_writes_nothing_then_tracks_changes_and_removals(sim, r
     sim.reset_counts()
     meta = materialization_metadata(materialize([contratos], "787010", resources, ALL))
     assert sim.count("listing") == 2 and sum(sim.requests.values()) == 2
-    assert meta["rows_written"] == 0 and meta["unchanged"] == 25
+    assert meta["linhas_escritas"] == 0 and meta["inalterados"] == 25
     after = {r["id"]: r for r in rows(engine)}
     assert {k: r["_xmin"] for k, r in after.items()} == {k: r["_xmin"] for k, r in before.items()}
 
@@ -71,7 +71,7 @@ def test_resync_unchanged_writes_nothing_then_tracks_changes_and_removals(sim, r
     sim.change_contrato(changed, objeto="Aquisição de café e açúcar", valor_global="1.000,01")
     sim.remove_contrato(removed)
     meta = materialization_metadata(materialize([contratos], "787010", resources, ALL))
-    assert (meta["updated"], meta["removed"], meta["inserted"]) == (1, 1, 0)
+    assert (meta["atualizados"], meta["removidos"], meta["inseridos"]) == (1, 1, 0)
     final = {r["id"]: r for r in rows(engine)}
     assert set(final) == set(before)  # nothing deleted
     written = {k for k in final if final[k]["_xmin"] != before[k]["_xmin"]}
@@ -88,9 +88,9 @@ def test_vigencia_filter_counts_filtered_contracts(sim, resources, engine):
     )
     meta = materialization_metadata(result)
     stored = rows(engine)
-    assert meta["filtered_by_vigencia"] > 0
-    assert meta["filtered_by_vigencia"] + len(stored) == 25
-    assert len(meta["filtered_samples"]) == min(10, meta["filtered_by_vigencia"])
+    assert meta["filtrados_por_vigencia"] > 0
+    assert meta["filtrados_por_vigencia"] + len(stored) == 25
+    assert len(meta["amostras_filtrados"]) == min(10, meta["filtrados_por_vigencia"])
 
 
 TRANSIENT = ["429", "500", "502", "503", "timeout", "reset", "truncated", "html200"]
@@ -100,7 +100,7 @@ TRANSIENT = ["429", "500", "502", "503", "timeout", "reset", "truncated", "html2
 def test_transient_faults_are_retried_to_success(sim, resources, engine, kind):
     sim.inject_fault(kind, path=r"/api/contrato/ug/", times=2, delay=5, retry_after=0)
     meta = materialization_metadata(materialize([contratos], "787010", resources, ALL))
-    assert meta["inserted"] == 25 and meta["retries"] >= 2
+    assert meta["inseridos"] == 25 and meta["retentativas"] >= 2
     assert len(rows(engine)) == 25
 
 
@@ -123,8 +123,8 @@ def test_malformed_records_are_rejected_and_recorded(sim, resources, engine):
     sim.inject_fault("malformed", path=r"/api/contrato/ug/", field="valor_global", count=1)
     result = materialize([contratos], "787010", resources, ALL)
     meta = materialization_metadata(result)
-    assert meta["rejected"] == 1 and meta["inserted"] == 24
-    assert "valor_global" in meta["reject_samples"][0]["reason"]
+    assert meta["rejeitados"] == 1 and meta["inseridos"] == 24
+    assert "valor_global" in meta["amostras_rejeitados"][0]["reason"]
     rejected = rows(engine, "rejected_records")
     assert len(rejected) == 1 and rejected[0]["source"] == "contratos"
     assert rejected[0]["payload"]["valor_global"] == "abc,de"
@@ -151,7 +151,7 @@ def test_mass_disappearance_is_refused(sim, resources, engine):
         [contratos],
         "787010",
         resources,
-        {"contratos": {"config": {"vigencia_janela_dias": None, "max_removed_ratio": 1.0}}},
+        {"contratos": {"config": {"vigencia_janela_dias": None, "max_taxa_remocao": 1.0}}},
     )
     assert sum(r["removido_em"] is not None for r in rows(engine)) == 20
 

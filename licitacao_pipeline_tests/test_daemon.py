@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from licitacao_pipeline.comprasnet.simulator import ComprasNetSimulator
-from licitacao_pipeline.comprasnet.tabs import TABS
+from comprasnet_simulator import ComprasNetSimulator
+from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.warehouse.engine import normalize_url
 
 BIN = Path(sys.executable).parent
@@ -224,7 +224,7 @@ def _warehouse_snapshot(engine, uasg):
                 ).all()
             )
         }
-        for tab in TABS:
+        for tab in ABAS:
             out[tab] = sorted(
                 conn.execute(
                     sa.text(
@@ -246,8 +246,8 @@ def _warehouse_snapshot(engine, uasg):
 
 def _expected_snapshot(sim, uasg):
     """What an uninterrupted sync stores: every listed contract within the vigência window."""
-    from licitacao_pipeline.assets.contratos import ContratosConfig, local_today
     from licitacao_pipeline.comprasnet.parsing import content_hash, parse_contrato, within_vigencia
+    from licitacao_pipeline.defs.contratos import ContratosConfig, local_today
 
     window = ContratosConfig().vigencia_janela_dias
     listing = [
@@ -257,7 +257,7 @@ def _expected_snapshot(sim, uasg):
     ]
     assert len(listing) > 10
     out = {"contratos": sorted((r["id"], content_hash(r)) for r in listing)}
-    for tab in TABS:
+    for tab in ABAS:
         out[tab] = sorted(
             (r["id"], t["id"], content_hash(t)) for r in listing for t in sim.tab(r["id"], tab)
         )

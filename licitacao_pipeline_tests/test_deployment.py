@@ -40,4 +40,4 @@ def test_code_location_names_agree(repo_root):
     pyproject = tomllib.loads((repo_root / "pyproject.toml").read_text())["tool"]["dagster"]
     name = workspace["load_from"][0]["python_module"]["location_name"]
     assert name == pyproject["code_location_name"] == "licitacao_pipeline"
-    assert defs.resolve_job_def("sync_contrato") is not None
+    assert defs.resolve_job_def("sincronizar_contrato") is not None

@@ -9,10 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import pytest
 
-from licitacao_pipeline.assets.contratos import contratos
-from licitacao_pipeline.assets.tabs import contratos_abas
-from licitacao_pipeline.definitions import defs
-from licitacao_pipeline.sensors import alerta_falhas, alertas_pendentes
+from licitacao_pipeline.defs.abas import contratos_abas
+from licitacao_pipeline.defs.contratos import contratos
+from licitacao_pipeline.defs.limpeza import limpeza
+from licitacao_pipeline.defs.resources import WarehouseResource
+from licitacao_pipeline.defs.sensors import alerta_falhas, alertas_pendentes
 
 from .helpers import rows, with_client
 
@@ -99,7 +100,7 @@ def sensor_context(instance, result, resources):
 
 @pytest.fixture
 def webhook(monkeypatch):
-    receiver = Receiver(fail_first=3)  # the first delivery (3 tries) fails; a later tick succeeds
+    receiver = Receiver(fail_first=1)  # the first delivery fails; a later tick succeeds
     monkeypatch.setenv("ALERT_WEBHOOK_URL", receiver.url)
     yield receiver
     receiver.close()
@@ -119,20 +120,25 @@ def test_failure_sensor_records_the_alert_and_posts_it(sim, resources, engine, w
         assert "status=500" in alert["message"]
         assert alert["posted_at"] is None and "503" in alert["post_error"]  # receiver failed
         assert webhook.bodies == []
-        started = time.monotonic()
-        alerta_falhas(ctx)  # the same failure seen again: not recorded twice; pending one posted
-        assert time.monotonic() - started < 10
-        assert len(rows(engine, "alertas")) == 1
+        alerta_falhas(ctx)  # the same failure seen again: not recorded twice, nor posted yet
+        assert len(rows(engine, "alertas")) == 1 and webhook.bodies == []
+        pending = dg.build_sensor_context(
+            instance=instance, resources={"warehouse": resources["warehouse"]}
+        )
+        alertas_pendentes(pending)  # backing off: the failed post waits a minute
+        assert webhook.bodies == []
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "UPDATE alertas SET ultima_tentativa_em = now() - interval '61 seconds'"
+            )
+        alertas_pendentes(pending)
         assert len(webhook.bodies) == 1
         body = webhook.bodies[0]
         assert body["run_id"] == result.run_id and body["uasg"] == "787010"
         assert "status=500" in body["message"]
-        assert rows(engine, "alertas")[0]["posted_at"] is not None
-        alertas_pendentes(
-            dg.build_sensor_context(
-                instance=instance, resources={"warehouse": resources["warehouse"]}
-            )
-        )
+        stored = rows(engine, "alertas")[0]
+        assert stored["posted_at"] is not None and stored["post_attempts"] == 2
+        alertas_pendentes(pending)
         assert len(webhook.bodies) == 1  # never posted twice
 
 
@@ -169,7 +175,7 @@ def test_transient_errors_are_retried_by_the_step_but_data_errors_are_not(sim, r
     assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
 
 
-def test_cleanup_removes_old_runs_and_exports(tmp_path, monkeypatch):
+def test_cleanup_removes_old_runs_and_exports(tmp_path, monkeypatch, db_url):
     monkeypatch.setenv("LICITACAO_EXPORT_DIR", str(tmp_path / "exports"))
     (tmp_path / "exports").mkdir()
     old, new = tmp_path / "exports" / "old.csv", tmp_path / "exports" / "new.csv"
@@ -177,20 +183,19 @@ def test_cleanup_removes_old_runs_and_exports(tmp_path, monkeypatch):
     new.write_text("a,b\n")
     past = time.time() - 40 * 86400
     os.utime(old, (past, past))
-    limpeza = defs.resolve_job_def("limpeza")
     with dg.instance_for_test() as instance:
         for _ in range(3):
             limpeza.execute_in_process(
                 instance=instance,
-                run_config={
-                    "ops": {"limpar_registros_antigos": {"config": {"retention_days": 30}}}
-                },
+                resources={"warehouse": WarehouseResource(database_url=db_url)},
+                run_config={"ops": {"limpar_registros_antigos": {"config": {"retencao_dias": 30}}}},
             )
         assert len(instance.get_run_records()) == 3
         assert not old.exists() and new.exists()
         result = limpeza.execute_in_process(
             instance=instance,
-            run_config={"ops": {"limpar_registros_antigos": {"config": {"retention_days": 0}}}},
+            resources={"warehouse": WarehouseResource(database_url=db_url)},
+            run_config={"ops": {"limpar_registros_antigos": {"config": {"retencao_dias": 0}}}},
         )
         meta = {
             k: v.value
@@ -198,7 +203,7 @@ def test_cleanup_removes_old_runs_and_exports(tmp_path, monkeypatch):
             if e.event_type_value == "STEP_OUTPUT"
             for k, v in e.event_specific_data.metadata.items()
         }
-        assert meta["runs_removed"] == 3
+        assert meta["runs_removidos"] == 3
         remaining = [r.dagster_run.run_id for r in instance.get_run_records()]
         assert remaining == [result.run_id]  # only the cleanup run itself, still in progress then
         assert instance.all_logs(remaining[0])

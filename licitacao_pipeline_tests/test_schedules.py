@@ -9,7 +9,7 @@ from dagster._utils.schedules import schedule_execution_time_iterator  # Dagster
 
 from licitacao_pipeline.config import parse_uasgs, parse_window, schedule_times
 from licitacao_pipeline.definitions import defs
-from licitacao_pipeline.schedules import uasg_schedule
+from licitacao_pipeline.defs.schedules import uasg_schedule
 
 SP = ZoneInfo("America/Sao_Paulo")
 DEFAULT_HOURS = {"787010": 9, "787000": 11, "770001": 14, "787400": 16, "787700": 18}
@@ -117,5 +117,5 @@ def test_full_sync_at_three_requests_every_uasg_at_low_priority():
     assert sorted(r.partition_key for r in data.run_requests) == sorted(DEFAULT_HOURS)
     job = repo.get_job("sincronizacao_completa")
     assert job.run_tags["dagster/priority"] == "-10"
-    assert repo.get_job("sync_contrato").run_tags["dagster/priority"] == "10"
+    assert repo.get_job("sincronizar_contrato").run_tags["dagster/priority"] == "10"
     assert repo.get_schedule_def("limpeza_diaria").cron_schedule == "0 2 * * *"

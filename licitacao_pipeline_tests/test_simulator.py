@@ -14,7 +14,7 @@ from datetime import date
 import pytest
 import requests
 
-from licitacao_pipeline.comprasnet.simulator import (
+from comprasnet_simulator import (
     TABS,
     ComprasNetSimulator,
     SimulatorControl,
@@ -456,7 +456,7 @@ def test_control_endpoints(sim, http):
 
 def test_cli_runs_out_of_process(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "licitacao_pipeline.comprasnet.simulator", "--port", "0"]
+        [sys.executable, "-m", "comprasnet_simulator", "--port", "0"]
         + ["--uasgs", "787010,787000", "--contracts", "7", "--seed", "0"],
         stdout=subprocess.PIPE,
         text=True,

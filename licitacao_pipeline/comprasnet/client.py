@@ -1,4 +1,9 @@
-"""ComprasNet Contratos API client: pooled, gzip, retried, counted, optionally throttled."""
+"""ComprasNet Contratos API client: pooled, gzip, retried, counted, optionally throttled.
+
+Every wait (urllib3 retry backoff, ``Retry-After``, bad-body retries, the rate limiter) is
+interruptible: after :meth:`ComprasNetClient.stop` no new request is sent and waiting threads
+raise :class:`ComprasNetCancelled` at once.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from urllib3.util.retry import Retry
 
 from licitacao_pipeline.comprasnet.errors import (
     ComprasNetBadResponse,
+    ComprasNetCancelled,
     ComprasNetError,
     ComprasNetHTTPError,
     ComprasNetNotFound,
@@ -29,6 +35,7 @@ log = logging.getLogger(__name__)
 
 REAL_BASE_URL = "https://contratos.comprasnet.gov.br"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+MAX_RETRY_AFTER = 120.0  # seconds: a longer Retry-After is capped (and still interruptible)
 
 
 @dataclass
@@ -52,14 +59,22 @@ class RequestStats:
 
 
 class _CountingRetry(Retry):
-    """urllib3 Retry that reports each retry to a RequestStats."""
+    """urllib3 Retry that reports each retry to a RequestStats and sleeps interruptibly."""
 
     stats: RequestStats | None = None
+    stop_event: threading.Event | None = None
 
     def new(self, **kw: Any) -> _CountingRetry:
         retry = super().new(**kw)
-        retry.stats = self.stats
+        retry.stats, retry.stop_event = self.stats, self.stop_event
         return retry
+
+    def sleep(self, response: Any = None) -> None:
+        delay = None
+        if self.respect_retry_after_header and response is not None:
+            delay = self.get_retry_after(response)
+        delay = min(MAX_RETRY_AFTER, delay) if delay is not None else self.get_backoff_time()
+        _wait(self.stop_event, delay)
 
     def increment(self, *args: Any, **kw: Any) -> Retry:
         retry = super().increment(*args, **kw)  # raises when retries are exhausted
@@ -68,11 +83,20 @@ class _CountingRetry(Retry):
         return retry
 
 
+def _wait(stop_event: threading.Event | None, seconds: float) -> None:
+    """Sleep ``seconds`` unless the client is stopped first (then raise)."""
+    if stop_event is None:
+        time.sleep(max(0.0, seconds))
+    elif stop_event.wait(max(0.0, seconds)) or stop_event.is_set():
+        raise ComprasNetCancelled("the client was stopped")
+
+
 class _RateLimiter:
     """Spaces request starts at least 1/rps apart across threads (None: no cap)."""
 
-    def __init__(self, rps: float | None):
+    def __init__(self, rps: float | None, stop_event: threading.Event):
         self.interval = 1.0 / rps if rps else 0.0
+        self.stop_event = stop_event
         self._next = 0.0
         self._lock = threading.Lock()
 
@@ -84,7 +108,7 @@ class _RateLimiter:
             start = max(now, self._next)
             self._next = start + self.interval
         if start > now:
-            time.sleep(start - now)
+            _wait(self.stop_event, start - now)
 
 
 class Listing:
@@ -128,7 +152,8 @@ class ComprasNetClient:
         self.body_retries = body_retries
         self.backoff_factor, self.backoff_max = backoff_factor, backoff_max
         self.stats = RequestStats()
-        self._limiter = _RateLimiter(max_rps)
+        self.stop_event = threading.Event()
+        self._limiter = _RateLimiter(max_rps, self.stop_event)
         retry = _CountingRetry(
             total=max_retries,
             connect=max_retries,
@@ -143,7 +168,7 @@ class ComprasNetClient:
             respect_retry_after_header=True,
             raise_on_status=False,
         )
-        retry.stats = self.stats
+        retry.stats, retry.stop_event = self.stats, self.stop_event
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=retry)
         self.session = requests.Session()
         self.session.mount("http://", adapter)
@@ -174,9 +199,9 @@ class ComprasNetClient:
             )
         return data
 
-    def tab(self, contrato_id: int, tab: str) -> list[Any]:
+    def aba(self, contrato_id: int, aba: str) -> list[Any]:
         """One tab of a contract (``historico``, ``empenhos``, ...); an empty tab is ``[]``."""
-        path = f"/api/contrato/{contrato_id}/{tab}"
+        path = f"/api/contrato/{contrato_id}/{aba}"
         data = self.get_json(path)
         if not isinstance(data, list):
             raise ComprasNetBadResponse(
@@ -186,6 +211,14 @@ class ComprasNetClient:
 
     def get_json(self, path: str) -> Any:
         return self._with_body_retries(path, self._get_json)
+
+    def stop(self) -> None:
+        """Send no more requests; threads waiting to retry raise ComprasNetCancelled."""
+        self.stop_event.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop_event.is_set()
 
     def close(self) -> None:
         self.session.close()
@@ -205,10 +238,12 @@ class ComprasNetClient:
                 delay += random.uniform(0, self.backoff_factor)
                 log.warning("retrying %s in %.1fs after bad body: %s", path, delay, exc)
                 self.stats.add(retries=1)
-                time.sleep(delay)
+                _wait(self.stop_event, delay)
 
     def _send(self, path: str, timeout: tuple[float, float]) -> requests.Response:
         url = self.base_url + path
+        if self.stopped:
+            raise ComprasNetCancelled(f"not sent, the client was stopped: {url}")
         self._limiter.wait()
         self.stats.add(requests=1)
         try:

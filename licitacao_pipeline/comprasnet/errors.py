@@ -43,3 +43,7 @@ class ComprasNetNotFound(ComprasNetHTTPError):
 
 class ComprasNetBadResponse(ComprasNetError):
     """2xx whose body is not the expected JSON (HTML error page, truncated JSON, wrong shape)."""
+
+
+class ComprasNetCancelled(Exception):
+    """The client was stopped (run terminated, budget spent): not an error of the API."""

@@ -14,6 +14,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+# Part of every content hash: bump it when a parser change must re-parse rows whose source
+# record did not change (the unchanged-hash shortcut would otherwise keep the old parse).
+PARSER_VERSION = 2
+
 _MONEY = re.compile(r"^-?(?:\d{1,3}(?:\.\d{3})+|\d+),\d{2}$")
 _DECIMAL = re.compile(r"^-?\d+(?:\.\d+)?$")
 
@@ -92,10 +96,10 @@ def text(value: Any, field: str) -> str | None:
 
 
 def content_hash(record: Mapping[str, Any], ignore: tuple[str, ...] = ("links",)) -> str:
-    """SHA-256 of the canonical JSON of a record, ignoring keys that do not carry content."""
+    """SHA-256 of the parser version and the canonical JSON of a record (``links`` ignored)."""
     content = {k: v for k, v in record.items() if k not in ignore}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(f"v{PARSER_VERSION}:{canonical}".encode()).hexdigest()
 
 
 def _obj(record: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
@@ -187,6 +191,31 @@ def parse_contrato(record: Any, uasg: str, payload_hash: str | None = None) -> d
         payload_hash=payload_hash or content_hash(record),
     )
     return row
+
+
+def uasg_of(record: Any) -> str | None:
+    """The UASG code a contract record belongs to (``contratante.orgao.unidade_gestora``)."""
+    try:
+        return text(_obj(record, "contratante", "orgao", "unidade_gestora").get("codigo"), "")
+    except RecordError:
+        return None
+
+
+def unidade_of(record: Any) -> dict[str, str | None] | None:
+    """Name and órgão of the UASG as a contract record states them, or None if absent."""
+    try:
+        orgao = _obj(record, "contratante", "orgao")
+        ug = _obj(orgao, "unidade_gestora")
+        row = {
+            "codigo": text(ug.get("codigo"), "unidade_gestora.codigo"),
+            "nome": text(ug.get("nome"), "unidade_gestora.nome"),
+            "nome_resumido": text(ug.get("nome_resumido"), "unidade_gestora.nome_resumido"),
+            "orgao_codigo": text(orgao.get("codigo"), "orgao.codigo"),
+            "orgao_nome": text(orgao.get("nome"), "orgao.nome"),
+        }
+    except RecordError:
+        return None
+    return row if row["codigo"] and row["nome"] else None
 
 
 def record_id(record: Any) -> int | None:

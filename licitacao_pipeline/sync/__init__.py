@@ -1,1 +1,1 @@
-"""Sync logic shared by assets and jobs, free of Dagster: fetch, parse, write."""
+"""Use cases, one per flow, free of Dagster: API -> parse/validate -> warehouse."""

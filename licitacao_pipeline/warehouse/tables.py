@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from licitacao_pipeline.comprasnet import parsing, tabs
+from licitacao_pipeline.comprasnet import abas, parsing
 
 metadata = sa.MetaData()
 
@@ -17,7 +17,8 @@ TRACKING_COLUMNS = frozenset(
         "atualizado_em",
         "removido_em",
         "detalhes_atualizados_em",
-        *(f"{tab}_atualizado_em" for tab in tabs.TABS),
+        *(f"{aba}_atualizado_em" for aba in abas.ABAS),
+        "removido_motivo",
     ]
 )
 TS = sa.DateTime(timezone=True)
@@ -63,6 +64,8 @@ contratos = sa.Table(
     sa.Column("primeiro_visto_em", TS, nullable=False, server_default=sa.func.now()),
     sa.Column("atualizado_em", TS, nullable=False, server_default=sa.func.now()),
     sa.Column("removido_em", TS),
+    # Why removido_em was set: REMOVIDO_AUSENTE or REMOVIDO_FORA_DA_JANELA.
+    sa.Column("removido_motivo", sa.Text),
     sa.Column("detalhes_atualizados_em", TS),
     sa.Column("historico_atualizado_em", TS),
     sa.Column("empenhos_atualizado_em", TS),
@@ -72,11 +75,30 @@ contratos = sa.Table(
     sa.Index("ix_contratos_vigencia_fim", "vigencia_fim"),
 )
 
+REMOVIDO_AUSENTE = "ausente_da_listagem"  # the contract left the UASG's listing
+REMOVIDO_FORA_DA_JANELA = "fora_da_janela_de_vigencia"  # its vigência ended before the window
+
+unidades = sa.Table(
+    "unidades",
+    metadata,
+    sa.Column("codigo", sa.String(6), primary_key=True),
+    sa.Column("nome", sa.Text, nullable=False),
+    sa.Column("nome_resumido", sa.Text),
+    sa.Column("orgao_codigo", sa.Text),
+    sa.Column("orgao_nome", sa.Text),
+    sa.Column("atualizado_em", TS, nullable=False, server_default=sa.func.now()),
+)
+
+# One row per distinct rejected record: a record that stays malformed run after run updates
+# ``ultima_vez_em`` and ``ocorrencias`` of its row instead of adding one per run.
 rejected_records = sa.Table(
     "rejected_records",
     metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("rejected_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("ultima_vez_em", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("ocorrencias", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("chave", sa.String(64), nullable=False, unique=True),  # source+uasg+id+payload
     sa.Column("run_id", sa.String(64)),
     sa.Column("source", sa.String(64), nullable=False),  # e.g. "contratos", "empenhos", "import"
     sa.Column("uasg", sa.String(6)),
@@ -99,22 +121,23 @@ alertas = sa.Table(
     sa.Column("posted_at", TS),
     sa.Column("post_attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("post_error", sa.Text),
+    sa.Column("ultima_tentativa_em", TS),
 )
 
 
-def _tab_table(spec: tabs.TabSpec) -> sa.Table:
+def _aba_table(spec: abas.AbaSpec) -> sa.Table:
     types = {
         parsing.text: sa.Text,
-        tabs.text_or_number: sa.Text,
+        abas.text_or_number: sa.Text,
         parsing.day: sa.Date,
         parsing.money: Money,
         parsing.integer: sa.BigInteger,
         parsing.decimal: sa.Numeric,
         parsing.timestamp: TS,
-        tabs.json_value: JSONB,
+        abas.json_value: JSONB,
     }
     return sa.Table(
-        f"contratos_{spec.tab}",
+        f"contratos_{spec.aba}",
         metadata,
         sa.Column("contrato_id", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
@@ -127,4 +150,4 @@ def _tab_table(spec: tabs.TabSpec) -> sa.Table:
     )
 
 
-TAB_TABLES: dict[str, sa.Table] = {tab: _tab_table(spec) for tab, spec in tabs.SPECS.items()}
+ABA_TABLES: dict[str, sa.Table] = {aba: _aba_table(spec) for aba, spec in abas.SPECS.items()}

@@ -1,11 +1,11 @@
 """A local, deterministic simulator of the ComprasNet Contratos API (stdlib HTTP server).
 
-    from licitacao_pipeline.comprasnet.simulator import ComprasNetSimulator, TABS
+    from comprasnet_simulator import ComprasNetSimulator, TABS
 
     with ComprasNetSimulator(seed=0, contracts={"787010": 30}) as sim:
         requests.get(f"{sim.base_url}/api/contrato/ug/787010").json()
 
-Out of process, ``python -m licitacao_pipeline.comprasnet.simulator`` serves it and
+Out of process, ``python -m comprasnet_simulator`` serves it and
 :class:`SimulatorControl` drives its ``/_sim/`` control endpoints.
 """
 

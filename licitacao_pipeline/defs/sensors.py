@@ -4,15 +4,20 @@ import os
 
 import dagster as dg
 
-from licitacao_pipeline import alerts
-from licitacao_pipeline.resources import WarehouseResource
+from licitacao_pipeline.defs.resources import WarehouseResource
+from licitacao_pipeline.maintenance import alertas
+
+# Dagster stops a sensor evaluation after 60 s; delivery keeps well inside it, so a dead
+# webhook never costs a recorded failure.
+FAILURE_DELIVERY_BUDGET_S = 10.0
+PENDING_DELIVERY_BUDGET_S = 30.0
 
 abas_seguem_contratos = dg.AutomationConditionSensorDefinition(
     "abas_seguem_contratos",
     target=dg.AssetSelection.groups("contratos"),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
-    run_tags={"dagster/priority": "0", "dagster/max_runtime": "3600", "licitacao/kind": "tabs"},
+    run_tags={"dagster/priority": "0", "dagster/max_runtime": "3600", "licitacao/tipo": "abas"},
     emit_backfills=False,
     description="When a UASG's contratos partition is materialized, sync its tabs next.",
 )
@@ -47,9 +52,9 @@ def alerta_falhas(context: dg.RunFailureSensorContext, warehouse: WarehouseResou
         for message in _error_chain(e.event_specific_data.error)
     ]
     engine = warehouse.get_engine()
-    new = alerts.record(
+    new = alertas.record(
         engine,
-        alerts.Alerta(
+        alertas.Alerta(
             run_id=run.run_id,
             job_name=run.job_name,
             uasg=run.tags.get("dagster/partition"),
@@ -57,16 +62,21 @@ def alerta_falhas(context: dg.RunFailureSensorContext, warehouse: WarehouseResou
             failed_steps=steps,
         ),
     )
-    delivered = alerts.deliver_pending(engine, _webhook_url())
+    # Only this run's alert, once: older pending ones are alertas_pendentes' job.
+    delivered = alertas.deliver(
+        engine, _webhook_url(), budget_s=FAILURE_DELIVERY_BUDGET_S, run_id=run.run_id
+    )
     context.log.info(f"alert for run {run.run_id} recorded={new} delivery={delivered}")
 
 
 @dg.sensor(
     name="alertas_pendentes",
-    minimum_interval_seconds=300,
+    minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Retries webhook delivery of alerts whose POST failed earlier.",
+    description="Retries webhook delivery of alerts whose POST failed earlier (with backoff).",
 )
 def alertas_pendentes(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    delivered = alerts.deliver_pending(warehouse.get_engine(), _webhook_url())
+    delivered = alertas.deliver(
+        warehouse.get_engine(), _webhook_url(), budget_s=PENDING_DELIVERY_BUDGET_S
+    )
     return dg.SkipReason(f"webhook delivery: {delivered}")

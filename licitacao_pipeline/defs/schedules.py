@@ -10,7 +10,8 @@ from datetime import time
 import dagster as dg
 
 from licitacao_pipeline.config import TIMEZONE, load_uasgs, load_window, schedule_times
-from licitacao_pipeline.jobs import limpeza, sincronizacao_completa, sincronizar_contratos
+from licitacao_pipeline.defs.jobs import sincronizacao_completa, sincronizar_contratos
+from licitacao_pipeline.defs.limpeza import limpeza
 
 ACTIVE = [
     dg.DagsterRunStatus.QUEUED,

@@ -1,4 +1,4 @@
-"""Field specs and pure parsers for a contract's tabs (historico, empenhos, itens, arquivos).
+"""Field specs and pure parsers of a contract's tabs (abas: historico, empenhos, itens, arquivos).
 
 Each spec maps a warehouse column to (converter, path in the record); the warehouse tables are
 derived from the same specs, so a column is declared once.
@@ -21,7 +21,7 @@ from licitacao_pipeline.comprasnet.parsing import (
     timestamp,
 )
 
-TABS = ("historico", "empenhos", "itens", "arquivos")
+ABAS = ("historico", "empenhos", "itens", "arquivos")
 
 
 def json_value(value: Any, field: str) -> Any:
@@ -41,8 +41,8 @@ Converter = Callable[[Any, str], Any]
 
 
 @dataclass(frozen=True)
-class TabSpec:
-    tab: str
+class AbaSpec:
+    aba: str
     columns: Mapping[str, tuple[Converter, tuple[str, ...]]]
 
     def parse(self, record: Any, contrato_id: int) -> dict[str, Any]:
@@ -76,8 +76,8 @@ def _nested(conv: Converter, prefix: str, obj: str, names: str):
     return {f"{prefix}_{n}": (conv, (obj, n)) for n in names.split()}
 
 
-SPECS: dict[str, TabSpec] = {
-    "historico": TabSpec(
+SPECS: dict[str, AbaSpec] = {
+    "historico": AbaSpec(
         "historico",
         {
             **_cols(
@@ -101,7 +101,7 @@ SPECS: dict[str, TabSpec] = {
             **_cols(timestamp, "criado_em alterado_em"),
         },
     ),
-    "empenhos": TabSpec(
+    "empenhos": AbaSpec(
         "empenhos",
         {
             **_cols(
@@ -117,7 +117,7 @@ SPECS: dict[str, TabSpec] = {
             ),
         },
     ),
-    "itens": TabSpec(
+    "itens": AbaSpec(
         "itens",
         {
             **_cols(
@@ -128,7 +128,7 @@ SPECS: dict[str, TabSpec] = {
             **_cols(money, "valorunitario valortotal"),
         },
     ),
-    "arquivos": TabSpec(
+    "arquivos": AbaSpec(
         "arquivos",
         _cols(text, "tipo processo sequencial_documento descricao path_arquivo origem link_sei"),
     ),

@@ -5,10 +5,10 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from licitacao_pipeline.assets.contratos import contratos
-from licitacao_pipeline.assets.tabs import contratos_abas
-from licitacao_pipeline.comprasnet.tabs import TABS
-from licitacao_pipeline.jobs import sync_contrato
+from licitacao_pipeline.comprasnet.abas import ABAS
+from licitacao_pipeline.defs.abas import contratos_abas
+from licitacao_pipeline.defs.contrato_sob_demanda import sincronizar_contrato
+from licitacao_pipeline.defs.contratos import contratos
 
 from .helpers import br_money, failure_message, materialize, parse_day, rows, with_client
 
@@ -17,7 +17,7 @@ ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
 
 
 def tab_requests(sim) -> int:
-    return sum(sim.count(t) for t in TABS)
+    return sum(sim.count(t) for t in ABAS)
 
 
 def sync_all(resources, abas_config=None, raise_on_error=True):
@@ -49,9 +49,9 @@ def checks(result):
 def test_first_run_fetches_every_tab_and_stores_exact_records(sim, resources, engine):
     ids = sim.contrato_ids(UASG)
     result = sync_all(resources)
-    assert all(sim.count(t) == len(ids) for t in TABS)
+    assert all(sim.count(t) == len(ids) for t in ABAS)
     empty_seen = 0
-    for tab in TABS:
+    for tab in ABAS:
         stored = rows(engine, f"contratos_{tab}")
         expected = [(cid, rec) for cid in ids for rec in sim.tab(cid, tab)]
         empty_seen += sum(1 for cid in ids if not sim.tab(cid, tab))
@@ -79,11 +79,11 @@ def test_first_run_fetches_every_tab_and_stores_exact_records(sim, resources, en
                     row["quantidade"]
                 ) == float(rec["quantidade"])
         meta = tab_meta(result, tab)
-        assert meta["contracts_due"] == len(ids) and meta["contracts_failed"] == 0
-        assert meta["rows_inserted"] == len(expected)
+        assert meta["contratos_devidos"] == len(ids) and meta["contratos_com_falha"] == 0
+        assert meta["linhas_inseridas"] == len(expected)
     assert empty_seen > 0  # some tabs are empty and still count as synced
     stamps = rows(engine)
-    assert all(r[f"{t}_atualizado_em"] is not None for r in stamps for t in TABS)
+    assert all(r[f"{t}_atualizado_em"] is not None for r in stamps for t in ABAS)
     assert all(r["detalhes_atualizados_em"] is not None for r in stamps)
     assert all(c.passed for c in checks(result).values())
 
@@ -94,13 +94,13 @@ def test_incremental_second_run_and_changes(sim, resources, engine):
     sim.reset_counts()
     result = sync_all(resources)
     assert tab_requests(sim) == 0
-    assert tab_meta(result, "itens")["contracts_skipped_fresh"] == len(ids)
+    assert tab_meta(result, "itens")["contratos_devidos"] == 0
 
     sim.change_contrato(ids[2], objeto="Objeto alterado na origem")
     sim.reset_counts()
     sync_all(resources)
     assert tab_requests(sim) == 4
-    assert all(sim.requests[f"/api/contrato/{ids[2]}/{t}"] == 1 for t in TABS)
+    assert all(sim.requests[f"/api/contrato/{ids[2]}/{t}"] == 1 for t in ABAS)
 
     # a tab older than the staleness window is refetched, alone
     with engine.begin() as conn:
@@ -115,10 +115,10 @@ def test_incremental_second_run_and_changes(sim, resources, engine):
     sync_tabs_only(resources)
     assert tab_requests(sim) == 1 and sim.requests[f"/api/contrato/{ids[5]}/arquivos"] == 1
     sim.reset_counts()
-    sync_tabs_only(resources, {"staleness_hours": 0.0})
+    sync_tabs_only(resources, {"validade_horas": 0.0})
     assert tab_requests(sim) == 4 * len(ids)
     sim.reset_counts()
-    sync_tabs_only(resources, {"full_refresh": True})
+    sync_tabs_only(resources, {"completa": True})
     assert tab_requests(sim) == 4 * len(ids)
 
 
@@ -130,16 +130,20 @@ def test_tab_snapshot_updates_and_marks_removed(sim, resources, engine):
     before = {r["id"]: r for r in rows(engine, "contratos_empenhos", "contrato_id = :c", c=cid)}
     sim.change_tab_record(cid, "empenhos", 0, pago="9.876,54")
     sim.set_tab(cid, "empenhos", [r for r in sim.tab(cid, "empenhos") if r["id"] != second["id"]])
-    result = sync_tabs_only(resources, {"full_refresh": True})
+    result = sync_tabs_only(resources, {"completa": True})
     meta = tab_meta(result, "empenhos")
-    assert (meta["rows_updated"], meta["rows_removed"], meta["rows_inserted"]) == (1, 1, 0)
+    assert (meta["linhas_atualizadas"], meta["linhas_removidas"], meta["linhas_inseridas"]) == (
+        1,
+        1,
+        0,
+    )
     after = {r["id"]: r for r in rows(engine, "contratos_empenhos", "contrato_id = :c", c=cid)}
     assert set(after) == set(before)
     assert str(after[first["id"]]["pago"]) == "9876.54"
     assert after[second["id"]]["removido_em"] is not None
     # an emptied tab is a snapshot too: every row removed, none deleted
     sim.set_tab(cid, "empenhos", [])
-    sync_tabs_only(resources, {"full_refresh": True})
+    sync_tabs_only(resources, {"completa": True})
     after = rows(engine, "contratos_empenhos", "contrato_id = :c", c=cid)
     assert len(after) == len(before) and all(r["removido_em"] is not None for r in after)
 
@@ -153,9 +157,9 @@ def test_network_failure_on_one_contract_tab_is_visible_and_retried_next_run(
     fast = with_client(resources, sim, max_retries=2)
     result = sync_all(fast)
     meta = tab_meta(result, "empenhos")
-    assert meta["contracts_failed"] == 1 and meta["failures"][0]["contrato_id"] == bad
-    assert "status=500" in meta["failures"][0]["error"]
-    assert meta["contracts_fetched"] == len(ids) - 1
+    assert meta["contratos_com_falha"] == 1 and meta["amostras_falhas"][0]["contrato_id"] == bad
+    assert "status=500" in meta["amostras_falhas"][0]["erro"]
+    assert meta["contratos_sincronizados"] == len(ids) - 1
     assert not checks(result)[("contratos_empenhos", "sem_falhas")].passed
     assert checks(result)[("contratos_itens", "sem_falhas")].passed
     stamps = {r["id"]: r for r in rows(engine)}
@@ -193,11 +197,11 @@ def test_on_demand_job_refreshes_exactly_the_chosen_tabs_of_one_contract(sim, re
     before = {r["id"]: r for r in rows(engine)}
     sim.change_contrato(target, objeto="Mudou antes do clique")
     sim.reset_counts()
-    result = sync_contrato.execute_in_process(
+    result = sincronizar_contrato.execute_in_process(
         run_config={
             "ops": {
-                "sync_contrato_tabs": {
-                    "config": {"contrato_id": target, "tabs": ["historico", "itens"]}
+                "sincronizar_abas_do_contrato": {
+                    "config": {"contrato_id": target, "abas": ["historico", "itens"]}
                 }
             }
         },
@@ -227,14 +231,14 @@ def test_on_demand_job_refreshes_exactly_the_chosen_tabs_of_one_contract(sim, re
     "config,expected",
     [
         ({"contrato_id": 999999999}, "does not exist at ComprasNet"),
-        ({"contrato_id": None, "tabs": ["historico", "faturas"]}, "unknown tab(s) ['faturas']"),
+        ({"contrato_id": None, "abas": ["historico", "faturas"]}, "unknown tab(s) ['faturas']"),
     ],
 )
 def test_on_demand_job_rejects_unknown_contract_or_tab(sim, resources, config, expected):
     if config["contrato_id"] is None:
         config["contrato_id"] = sim.contrato_ids(UASG)[0]
-    result = sync_contrato.execute_in_process(
-        run_config={"ops": {"sync_contrato_tabs": {"config": config}}},
+    result = sincronizar_contrato.execute_in_process(
+        run_config={"ops": {"sincronizar_abas_do_contrato": {"config": config}}},
         resources=resources,
         partition_key=UASG,
         raise_on_error=False,
@@ -244,8 +248,8 @@ def test_on_demand_job_rejects_unknown_contract_or_tab(sim, resources, config, e
 
 def test_on_demand_job_refuses_a_contract_of_another_uasg(sim, resources):
     other = sim.contrato_ids("787000")[0]
-    result = sync_contrato.execute_in_process(
-        run_config={"ops": {"sync_contrato_tabs": {"config": {"contrato_id": other}}}},
+    result = sincronizar_contrato.execute_in_process(
+        run_config={"ops": {"sincronizar_abas_do_contrato": {"config": {"contrato_id": other}}}},
         resources=resources,
         partition_key=UASG,
         raise_on_error=False,

@@ -1,4 +1,4 @@
-"""``python -m licitacao_pipeline.comprasnet.simulator``: serve the simulator in the foreground."""
+"""``python -m comprasnet_simulator``: serve the simulator in the foreground."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .server import ComprasNetSimulator
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m licitacao_pipeline.comprasnet.simulator",
+        prog="python -m comprasnet_simulator",
         description="Serve a deterministic ComprasNet Contratos API simulator until Ctrl-C.",
     )
     parser.add_argument("--host", default="127.0.0.1")

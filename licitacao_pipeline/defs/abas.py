@@ -1,0 +1,169 @@
+"""Assets ``contratos_historico``, ``_empenhos``, ``_itens`` and ``_arquivos``: the tabs (abas).
+
+One subsettable multi-asset, so a run shares one bounded worker pool across the selected tabs.
+Thin: opens the warehouse's queue of due contracts (oldest sync first, every due tab of a
+contract together) and hands it to ``sync.abas``. A run ends cleanly on its budget
+(``max_contratos``, ``max_minutos``, and by default a little before the run's
+``dagster/max_runtime``), reporting the backlog left per tab.
+"""
+
+import time
+
+import dagster as dg
+
+from licitacao_pipeline.comprasnet.abas import ABAS
+from licitacao_pipeline.config import uasg_label
+from licitacao_pipeline.defs.contratos import contratos, tag_unidade
+from licitacao_pipeline.defs.partitions import uasg_partitions
+from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
+from licitacao_pipeline.defs.retries import transient_only
+from licitacao_pipeline.sync.abas import Limites, sync_abas
+from licitacao_pipeline.warehouse import abas as sql
+from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
+
+ABA_KEYS = {aba: dg.AssetKey(f"contratos_{aba}") for aba in ABAS}
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+
+
+class AbasConfig(dg.Config):
+    completa: bool = False
+    """Fetch every tab of every contract, due or not (the nightly full sync)."""
+    validade_horas: float = 24.0
+    """A tab synced longer ago than this is fetched again even if the contract did not change."""
+    max_taxa_falhas: float = 0.5
+    """Fail the run (after storing the successes) when more contract tabs than this share fail."""
+    max_contratos: int | None = None
+    """Budget: start at most this many contracts in this run (the rest is left for the next)."""
+    max_minutos: float | None = None
+    """Budget: start no contract after this many minutes. By default the run also stops
+    starting contracts a little before its dagster/max_runtime, so it ends cleanly."""
+
+
+def deadline(context: dg.AssetExecutionContext, max_minutos: float | None) -> float | None:
+    """``time.monotonic()`` instant after which no contract is started, or None."""
+    limits = []
+    if max_minutos is not None:
+        limits.append(max_minutos * 60)
+    max_runtime = context.run.tags.get(MAX_RUNTIME_TAG)
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    if max_runtime and record and record.start_time:
+        elapsed = time.time() - record.start_time
+        margin = max(60.0, 0.1 * float(max_runtime))  # time to drain, write and report
+        limits.append(float(max_runtime) - elapsed - margin)
+    return time.monotonic() + max(0.0, min(limits)) if limits else None
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key,
+            deps=[contratos],
+            group_name="contratos",
+            kinds={"postgres", "python"},
+            automation_condition=dg.AutomationCondition.eager(),
+            description=f"The '{aba}' tab of every contract of the UASG, one row per record.",
+        )
+        for aba, key in ABA_KEYS.items()
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "sem_falhas",
+            asset=key,
+            description="Every due contract's tab was fetched and stored.",
+            partitions_def=uasg_partitions,
+        )
+        for key in ABA_KEYS.values()
+    ],
+    partitions_def=uasg_partitions,
+    can_subset=True,
+    pool="comprasnet",
+    name="contratos_abas",
+)
+def contratos_abas(
+    context: dg.AssetExecutionContext,
+    config: AbasConfig,
+    comprasnet: ComprasNetResource,
+    warehouse: WarehouseResource,
+):
+    uasg = context.partition_key
+    started = time.monotonic()
+    engine = warehouse.get_engine()
+    client = comprasnet.client
+    abas = [aba for aba, key in ABA_KEYS.items() if key in context.selected_asset_keys]
+    limites = Limites(config.max_contratos, deadline(context, config.max_minutos))
+    window = {"validade_horas": config.validade_horas, "completa": config.completa}
+    with transient_only(context):
+        nome = nome_da_unidade(engine, uasg)
+        tag_unidade(context, nome)
+        inicio = sql.now(engine)
+        ativos = sql.active_contracts(engine, uasg)
+        devidos = sql.due_counts(engine, uasg, abas, inicio=inicio, **window)
+        context.log.info(
+            f"{uasg_label(uasg, nome)}: {ativos} active contracts; due per tab: "
+            + ", ".join(f"{a}={n}" for a, n in devidos.items())
+        )
+        with sql.DueQueue(engine, uasg, abas, inicio=inicio, **window) as fila:
+            result = sync_abas(
+                client,
+                engine,
+                fila,
+                abas,
+                uasg=uasg,
+                workers=comprasnet.max_concurrency,
+                limites=limites,
+                devidos=devidos,
+                run_id=context.run.run_id,
+                logger=context.log,
+            )
+        pendentes = sql.due_counts(engine, uasg, abas, inicio=inicio, **window)
+    stats = client.stats.snapshot()
+    duration = round(time.monotonic() - started, 3)
+    for aba in abas:
+        t = result.totals[aba]
+        yield dg.MaterializeResult(
+            asset_key=ABA_KEYS[aba],
+            metadata={
+                "uasg": uasg,
+                "unidade": nome or "",
+                "contratos_ativos": ativos,
+                "contratos_devidos": t.devidos,
+                "contratos_sincronizados": t.sincronizados,
+                "contratos_com_falha": t.falhas,
+                "contratos_pendentes": pendentes[aba],
+                "linhas": t.linhas,
+                "linhas_inseridas": t.inseridas,
+                "linhas_atualizadas": t.atualizadas,
+                "linhas_removidas": t.removidas,
+                "linhas_rejeitadas": t.rejeitadas,
+                "amostras_falhas": t.amostras_falhas,
+                "amostras_rejeitadas": t.amostras_rejeitadas,
+                "parada": result.parada or "fila esgotada",
+                "requisicoes_run": stats["requests"],
+                "retentativas_run": stats["retries"],
+                "bytes_run": stats["bytes"],
+                "duracao_s": duration,
+                "completa": config.completa,
+            },
+        )
+        yield dg.AssetCheckResult(
+            asset_key=ABA_KEYS[aba],
+            check_name="sem_falhas",
+            passed=t.falhas == 0,
+            metadata={"falhas": t.falhas, "amostras": t.amostras_falhas},
+        )
+    unexpected = sum(t.falhas_inesperadas for t in result.totals.values())
+    if unexpected:
+        first = next(s for t in result.totals.values() for s in t.amostras_falhas)
+        raise dg.Failure(
+            f"uasg {uasg}: {unexpected} contract tabs failed unexpectedly (successes were "
+            f"stored); first: {first}",
+            allow_retries=False,
+        )
+    if result.tarefas and result.falhas > config.max_taxa_falhas * result.tarefas:
+        first = next(s for t in result.totals.values() for s in t.amostras_falhas)
+        raise dg.Failure(
+            f"uasg {uasg}: {result.falhas} of {result.tarefas} contract tabs failed after "
+            f"retries (> {config.max_taxa_falhas:.0%}); successes were stored, failures will "
+            f"be fetched again next run. First: {first}",
+            allow_retries=False,
+        )

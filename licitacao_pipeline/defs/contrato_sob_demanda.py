@@ -1,0 +1,116 @@
+"""Job ``sincronizar_contrato``: on-demand refresh of one contract's chosen tabs.
+
+Partitioned by UASG, so the per-UASG run limit covers it too: pick the contract's UASG as the
+partition. It records observations of the tab assets, not materializations: no partition is
+claimed as synced.
+"""
+
+import time
+
+import dagster as dg
+
+from licitacao_pipeline.comprasnet.abas import ABAS
+from licitacao_pipeline.defs.abas import ABA_KEYS
+from licitacao_pipeline.defs.contratos import local_today, tag_unidade
+from licitacao_pipeline.defs.partitions import uasg_partitions
+from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
+from licitacao_pipeline.defs.retries import transient_only
+from licitacao_pipeline.sync.contrato import ContratoRecusado, sync_contrato
+from licitacao_pipeline.sync.contratos import Janela
+from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
+
+
+class SincronizarContratoConfig(dg.Config):
+    contrato_id: int
+    """The ComprasNet contract id (the ``id`` field, e.g. 78701000001)."""
+    abas: list[str] = list(ABAS)
+    """Which tabs to refresh: any of historico, empenhos, itens, arquivos."""
+    vigencia_janela_dias: int | None = 730
+    """As in ``contratos``: a contract whose vigência ended longer ago is not tracked."""
+
+
+@dg.op(pool="comprasnet", description="Fetch one contract fresh and refresh only the chosen tabs.")
+def sincronizar_abas_do_contrato(
+    context: dg.OpExecutionContext,
+    config: SincronizarContratoConfig,
+    comprasnet: ComprasNetResource,
+    warehouse: WarehouseResource,
+) -> dg.Output[dict]:
+    started = time.monotonic()
+    unknown = sorted(set(config.abas) - set(ABAS))
+    if unknown or not config.abas:
+        raise dg.Failure(
+            f"unknown tab(s) {unknown or config.abas}: choose from {', '.join(ABAS)}",
+            allow_retries=False,
+        )
+    abas = [a for a in ABAS if a in config.abas]
+    cid, uasg = config.contrato_id, context.partition_key
+    client, engine = comprasnet.client, warehouse.get_engine()
+    with transient_only(context):
+        tag_unidade(context, nome_da_unidade(engine, uasg))
+        try:
+            result = sync_contrato(
+                client,
+                engine,
+                cid,
+                uasg,
+                abas,
+                janela=Janela(local_today(), config.vigencia_janela_dias),
+                run_id=context.run.run_id,
+                logger=context.log,
+            )
+        except ContratoRecusado as exc:
+            raise dg.Failure(str(exc), allow_retries=False) from exc
+    stats = client.stats.snapshot()
+    for aba in abas:
+        t = result.abas.totals[aba]
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=ABA_KEYS[aba],
+                partition=uasg,
+                metadata={
+                    "contrato_id": cid,
+                    "sob_demanda": True,
+                    "linhas": t.linhas,
+                    "linhas_inseridas": t.inseridas,
+                    "linhas_atualizadas": t.atualizadas,
+                    "linhas_removidas": t.removidas,
+                    "linhas_rejeitadas": t.rejeitadas,
+                    "amostras_falhas": t.amostras_falhas,
+                },
+            )
+        )
+    failures = {
+        a: result.abas.totals[a].amostras_falhas for a in abas if result.abas.totals[a].falhas
+    }
+    if failures:
+        raise dg.Failure(f"contrato {cid}: tabs failed after retries: {failures}")
+    summary = {
+        "contrato_id": cid,
+        "uasg": uasg,
+        "contrato": result.contrato,
+        **{
+            f"{a}_{k}": getattr(result.abas.totals[a], k)
+            for a in abas
+            for k in ("linhas", "inseridas", "atualizadas", "removidas")
+        },
+    }
+    context.log.info(f"contrato {cid}: refreshed {', '.join(abas)}: {summary}")
+    return dg.Output(
+        summary,
+        metadata={
+            **summary,
+            "abas": abas,
+            "requisicoes": stats["requests"],
+            "duracao_s": round(time.monotonic() - started, 3),
+        },
+    )
+
+
+@dg.job(
+    partitions_def=uasg_partitions,
+    tags={"dagster/priority": "10", "dagster/max_runtime": "900", "licitacao/tipo": "sob-demanda"},
+    description="On-demand refresh of one contract's tabs. Pick the contract's UASG as partition.",
+)
+def sincronizar_contrato():
+    sincronizar_abas_do_contrato()

@@ -1,0 +1,161 @@
+"""Asset ``contratos``: one UASG's contracts (active + inactive listings) in PostgreSQL.
+
+Thin: downloads the listings and hands them to ``sync.contratos``; reports counts, checks and
+the UASG's name.
+"""
+
+import contextlib
+import time
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from licitacao_pipeline.config import TIMEZONE, uasg_label
+from licitacao_pipeline.defs.partitions import uasg_partitions
+from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
+from licitacao_pipeline.defs.retries import transient_only
+from licitacao_pipeline.sync.contratos import Janela, SyncAborted, sync_contratos
+from licitacao_pipeline.warehouse.checks import offending_ids
+from licitacao_pipeline.warehouse.contratos import count_active
+
+CHECKS = {
+    "ids_unicos": "Each contract id appears once in the listing and matches its payload.",
+    "valores_nao_negativos": "valor_inicial, valor_global and valor_parcela are never negative.",
+    "vigencia_coerente": "vigencia_fim is not before vigencia_inicio.",
+    "taxa_rejeicao": "No listing record was rejected as malformed (ratio in metadata).",
+}
+UNIDADE_TAG = "licitacao/unidade"
+
+
+def local_today() -> date:
+    return datetime.now(ZoneInfo(TIMEZONE)).date()
+
+
+class ContratosConfig(dg.Config):
+    vigencia_janela_dias: int | None = 730
+    """Keep contracts whose vigência ended at most this many days ago (null keeps all)."""
+    max_taxa_rejeicao: float = 0.05
+    """Fail the run, writing nothing, when more than this share of records is malformed."""
+    max_taxa_remocao: float = 0.5
+    """Fail instead of marking removed when more than this share of stored contracts vanished."""
+
+
+def tag_unidade(context, nome: str | None) -> None:
+    """Show the UASG's name on the run (Runs page, run header) once it is known."""
+    if nome and context.run.tags.get(UNIDADE_TAG) != nome:
+        context.instance.add_run_tags(context.run.run_id, {UNIDADE_TAG: nome})
+
+
+@dg.asset(
+    partitions_def=uasg_partitions,
+    group_name="contratos",
+    kinds={"postgres", "python"},
+    pool="comprasnet",
+    check_specs=[
+        dg.AssetCheckSpec(name, asset="contratos", description=desc, partitions_def=uasg_partitions)
+        for name, desc in CHECKS.items()
+    ],
+    description="One UASG's contracts (active and inactive listings), one row per contract.",
+)
+def contratos(
+    context: dg.AssetExecutionContext,
+    config: ContratosConfig,
+    comprasnet: ComprasNetResource,
+    warehouse: WarehouseResource,
+):
+    uasg = context.partition_key
+    started = time.monotonic()
+    client = comprasnet.client
+    engine = warehouse.get_engine()
+    context.log.info(f"uasg {uasg}: downloading active and inactive listings")
+    with transient_only(context), contextlib.ExitStack() as stack:
+        listings = []
+        for inativo in (False, True):
+            listing = client.contratos(uasg, inativo=inativo)
+            stack.callback(listing.close)
+            listings.append(listing)
+            context.log.info(
+                f"uasg {uasg}: {'inactive' if inativo else 'active'} listing has "
+                f"{listing.count} records"
+            )
+        try:
+            result = sync_contratos(
+                engine,
+                uasg,
+                (record for listing in listings for record in listing),
+                janela=Janela(local_today(), config.vigencia_janela_dias),
+                max_taxa_rejeicao=config.max_taxa_rejeicao,
+                max_taxa_remocao=config.max_taxa_remocao,
+                run_id=context.run.run_id,
+            )
+        except SyncAborted as exc:
+            raise dg.Failure(str(exc), allow_retries=False) from exc
+        with engine.connect() as conn:
+            bad = {n: offending_ids(conn, n, uasg) for n in CHECKS if n != "taxa_rejeicao"}
+            stored = count_active(conn, uasg)
+    nome = (result.unidade or {}).get("nome")
+    tag_unidade(context, nome)
+    stats = client.stats.snapshot()
+    duration = time.monotonic() - started
+    counts = {
+        k: getattr(result, k)
+        for k in (
+            "listados",
+            "inseridos",
+            "atualizados",
+            "inalterados",
+            "removidos",
+            "removidos_fora_da_janela",
+            "rejeitados",
+            "filtrados_por_vigencia",
+            "duplicados",
+        )
+    }
+    context.log.info(
+        f"{uasg_label(uasg, nome)}: "
+        + ", ".join(f"{v} {k}" for k, v in counts.items())
+        + f" in {duration:.1f}s"
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "uasg": uasg,
+            "unidade": nome or "",
+            **counts,
+            "linhas_escritas": result.linhas_escritas,
+            "dagster/row_count": stored,
+            "requisicoes": stats["requests"],
+            "retentativas": stats["retries"],
+            "bytes": stats["bytes"],
+            "duracao_s": round(duration, 3),
+            "vigencia_janela_dias": config.vigencia_janela_dias
+            if config.vigencia_janela_dias is not None
+            else "todas",
+            "amostras_rejeitados": result.amostras_rejeitados,
+            "amostras_filtrados": result.amostras_filtrados,
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="ids_unicos",
+        passed=result.duplicados == 0 and not bad["ids_unicos"],
+        metadata={
+            "duplicados_na_listagem": result.duplicados,
+            "ids_duplicados": result.ids_duplicados,
+            "id_diferente_do_payload": bad["ids_unicos"],
+        },
+    )
+    for name in ("valores_nao_negativos", "vigencia_coerente"):
+        yield dg.AssetCheckResult(
+            check_name=name, passed=not bad[name], metadata={"ids": bad[name]}
+        )
+    yield dg.AssetCheckResult(
+        check_name="taxa_rejeicao",
+        passed=result.rejeitados == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rejeitados": result.rejeitados,
+            "taxa_rejeicao": round(result.taxa_rejeicao, 4),
+            "max_taxa_rejeicao": config.max_taxa_rejeicao,
+            "amostras": result.amostras_rejeitados,
+        },
+    )

@@ -1,0 +1,71 @@
+"""Job ``limpeza`` (the old 02:00 ``cleanup_old_sync_jobs_task``): old runs with their event and
+compute logs, export files, rejected records and alerts past retention."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from licitacao_pipeline.defs.resources import WarehouseResource
+from licitacao_pipeline.maintenance.limpeza import delete_old_exports, purge_warehouse
+
+FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+
+
+class LimpezaConfig(dg.Config):
+    retencao_dias: int = 30
+    """Runs (with their logs), export files, rejected records and alerts older than this go."""
+    simulacao: bool = False
+    """Only report what would be removed (a dry run)."""
+
+
+def delete_old_runs(instance: dg.DagsterInstance, cutoff: datetime, dry_run: bool) -> int:
+    deleted = 0
+    while True:
+        records = instance.get_run_records(
+            filters=dg.RunsFilter(created_before=cutoff, statuses=FINISHED), limit=200
+        )
+        if dry_run:
+            return len(records)  # at most one page: a lower bound
+        if not records:
+            return deleted
+        for rec in records:
+            run_id = rec.dagster_run.run_id
+            instance.delete_run(run_id)  # the run row and all its event-log rows
+            instance.compute_log_manager.delete_logs(prefix=[run_id])
+            deleted += 1
+
+
+@dg.op(description="Delete what is older than the retention: runs, logs, exports, rejects, alerts.")
+def limpar_registros_antigos(
+    context: dg.OpExecutionContext, config: LimpezaConfig, warehouse: WarehouseResource
+) -> dg.Output:
+    started = time.monotonic()
+    cutoff = datetime.now(UTC) - timedelta(days=config.retencao_dias)
+    runs = delete_old_runs(context.instance, cutoff, config.simulacao)
+    files, size = delete_old_exports(cutoff, config.simulacao)
+    purged = purge_warehouse(warehouse.get_engine(), config.retencao_dias, config.simulacao)
+    verb = "would remove" if config.simulacao else "removed"
+    context.log.info(
+        f"cleanup {verb} {runs} runs, {files} export files ({size:,} bytes), "
+        f"{purged['rejeicoes_removidas']} rejected records and {purged['alertas_removidos']} "
+        f"alerts older than {cutoff:%Y-%m-%d %H:%M} UTC"
+    )
+    return dg.Output(
+        None,
+        metadata={
+            "runs_removidos": runs,
+            "arquivos_exportados_removidos": files,
+            "bytes_exportados_removidos": size,
+            **purged,
+            "corte": cutoff.isoformat(),
+            "simulacao": config.simulacao,
+            "duracao_s": round(time.monotonic() - started, 3),
+        },
+    )
+
+
+@dg.job(tags={"dagster/priority": "-20", "licitacao/tipo": "manutencao"})
+def limpeza():
+    """Remove old runs, their logs, old export files, rejected records and alerts."""
+    limpar_registros_antigos()

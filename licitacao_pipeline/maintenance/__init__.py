@@ -1,0 +1,1 @@
+"""Maintenance flows free of Dagster: failure alerts, cleanup."""

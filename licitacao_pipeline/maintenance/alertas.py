@@ -1,0 +1,77 @@
+"""Failure alerts: a row in ``alertas`` per failed run, and one webhook POST per alert.
+
+Delivery is durable and bounded in time: the row is written first; each POST is a single
+attempt with short timeouts; a caller gives a time budget and what does not fit waits for the
+next sensor tick (failed posts back off: 1, 2, 4, 8 minutes, at most 5 attempts). So a slow or
+dead receiver never makes a sensor tick run long, and new failures are always recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import requests
+from sqlalchemy.engine import Engine
+
+from licitacao_pipeline.warehouse import alertas as sql
+
+TIMEOUT = (3.0, 5.0)  # connect, read: one attempt costs at most ~8 s
+
+
+@dataclass
+class Alerta:
+    run_id: str
+    job_name: str
+    uasg: str | None
+    message: str
+    failed_steps: list[str]
+
+
+def record(engine: Engine, alerta: Alerta) -> bool:
+    """Insert the alert once per run; returns False when it was already recorded."""
+    with engine.begin() as conn:
+        return sql.record(conn, asdict(alerta))
+
+
+def payload(row: Any) -> dict[str, Any]:
+    return {
+        "source": "licitacao_pipeline",
+        "run_id": row.run_id,
+        "job_name": row.job_name,
+        "uasg": row.uasg,
+        "failed_at": row.failed_at.isoformat(),
+        "message": row.message,
+        "failed_steps": row.failed_steps,
+    }
+
+
+def _post(session: requests.Session, url: str, row: Any) -> str | None:
+    try:
+        resp = session.post(url, json=payload(row), timeout=TIMEOUT)
+    except requests.RequestException as exc:
+        return f"{type(exc).__name__}: {exc}"[:500]
+    return None if resp.status_code < 300 else f"HTTP {resp.status_code}: {resp.text[:200]}"
+
+
+def deliver(
+    engine: Engine, url: str | None, *, budget_s: float, run_id: str | None = None
+) -> dict[str, int]:
+    """POST pending alerts (or only ``run_id``'s) until done or ``budget_s`` is spent."""
+    if not url:
+        return {"posted": 0, "failed": 0, "left": 0}
+    deadline = time.monotonic() + budget_s
+    with engine.connect() as conn:
+        rows = sql.pending(conn, run_id=run_id)
+    posted = failed = 0
+    with requests.Session() as session:
+        for row in rows:
+            if time.monotonic() + sum(TIMEOUT) > deadline:
+                break  # the rest waits for the next tick
+            error = _post(session, url, row)
+            with engine.begin() as conn:
+                sql.mark_attempt(conn, row.id, error)
+            posted += error is None
+            failed += error is not None
+    return {"posted": posted, "failed": failed, "left": len(rows) - posted - failed}

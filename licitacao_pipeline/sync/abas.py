@@ -1,0 +1,328 @@
+"""Use case: fetch contracts' tabs (abas) through a bounded worker pool and store them.
+
+- **Bounded.** Work comes from an iterator of ``(contrato_id, abas)`` (the warehouse's due
+  queue, read in pages) and at most ``2 x workers`` tab requests are queued or in flight; results
+  are written in small batches. Memory does not grow with the number of contracts.
+- **Interleaved.** Every due tab of a contract is requested together, so a run cut anywhere
+  leaves no tab kind behind.
+- **Budgeted.** ``Limites`` ends a run cleanly after N contracts or at a deadline: no new
+  contract is started, the requests in flight finish and are stored.
+- **Stoppable.** On an interrupt (Terminate, max runtime, SIGINT/SIGTERM) the client is stopped
+  at once (no new request, retry waits abort), what already arrived is written, and the
+  interrupt goes on. Tab timestamps advance only for what was written, so the next run resumes.
+- **Failures** of one contract's tab (after the client's retries) are collected, never raised:
+  its timestamp is not advanced, so the next run fetches it again. A lost warehouse connection
+  is retried once and then raised (transient: the step is retried and resumes).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from licitacao_pipeline.comprasnet.client import ComprasNetClient
+from licitacao_pipeline.comprasnet.errors import ComprasNetCancelled, ComprasNetError
+from licitacao_pipeline.warehouse.abas import write_snapshots
+from licitacao_pipeline.warehouse.rejects import SAMPLE_SIZE
+
+log = logging.getLogger(__name__)
+
+BATCH = 32  # contract tabs written per transaction
+FLUSH_SECONDS = 2.0  # ... or at least this often, so a slow API still commits steadily
+DRAIN_GRACE = 1.0  # after an interrupt: how long to wait for answers already on their way
+BUDGET_GRACE = 30.0  # after a budget stop: how long requests in flight may take to finish
+MAX_FAILURE_SAMPLES = 20
+
+
+@dataclass
+class AbaTotals:
+    """What one run did to one tab."""
+
+    devidos: int = 0  # contracts whose tab was due when the run started
+    sincronizados: int = 0
+    falhas: int = 0
+    falhas_inesperadas: int = 0  # a write that failed for another reason than the API
+    linhas: int = 0
+    inseridas: int = 0
+    atualizadas: int = 0
+    removidas: int = 0
+    rejeitadas: int = 0
+    pendentes: int | None = None  # contracts still due after the run (the backlog)
+    amostras_falhas: list[dict[str, Any]] = field(default_factory=list)
+    amostras_rejeitadas: list[dict[str, Any]] = field(default_factory=list)
+
+    def fail(self, contrato_id: int, error: str, unexpected: bool = False) -> None:
+        self.falhas += 1
+        self.falhas_inesperadas += unexpected
+        if len(self.amostras_falhas) < MAX_FAILURE_SAMPLES:
+            self.amostras_falhas.append({"contrato_id": contrato_id, "erro": error[:500]})
+
+
+@dataclass
+class Limites:
+    """A run's budget: at most ``max_contratos`` contracts, no new one after ``prazo``
+    (a ``time.monotonic()`` instant)."""
+
+    max_contratos: int | None = None
+    prazo: float | None = None
+
+    def reached(self, contratos: int) -> str | None:
+        if self.max_contratos is not None and contratos >= self.max_contratos:
+            return "max_contratos"
+        if self.prazo is not None and time.monotonic() >= self.prazo:
+            return "prazo"
+        return None
+
+
+@dataclass
+class AbasResult:
+    totals: dict[str, AbaTotals]
+    contratos: int = 0  # contracts started
+    parada: str | None = None  # why the run stopped before the queue ended
+
+    @property
+    def falhas(self) -> int:
+        return sum(t.falhas for t in self.totals.values())
+
+    @property
+    def tarefas(self) -> int:
+        return sum(t.sincronizados + t.falhas for t in self.totals.values())
+
+
+_OK, _FAILED, _CANCELLED = "ok", "failed", "cancelled"
+
+
+class _Pool:
+    """Daemon worker threads doing only HTTP. Daemon: a thread stuck in a request does not keep
+    the process alive once the run has ended; its answer is simply dropped."""
+
+    def __init__(self, client: ComprasNetClient, workers: int):
+        self.client = client
+        self.tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self.results: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads = [
+            threading.Thread(target=self._work, name=f"comprasnet-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _work(self) -> None:
+        while (task := self.tasks.get()) is not None:
+            cid, aba = task
+            try:
+                if self.client.stopped:
+                    raise ComprasNetCancelled("stopped")
+                self.results.put((cid, aba, _OK, self.client.aba(cid, aba)))
+            except ComprasNetCancelled:
+                self.results.put((cid, aba, _CANCELLED, None))
+            except ComprasNetError as exc:
+                self.results.put((cid, aba, _FAILED, str(exc)))
+            except Exception as exc:  # a bug, not the API: reported as unexpected
+                self.results.put((cid, aba, "unexpected", f"{type(exc).__name__}: {exc}"))
+
+    def close(self) -> None:
+        for _ in self.threads:
+            self.tasks.put(None)
+
+
+class _Writer:
+    """Writes fetched snapshots in small multi-contract batches; each batch is one transaction
+    and the batch is kept until it is committed (an interrupted flush can be flushed again)."""
+
+    def __init__(self, engine: Engine, uasg: str | None, run_id: str | None, totals, logger):
+        self.engine, self.uasg, self.run_id = engine, uasg, run_id
+        self.totals, self.logger = totals, logger
+        self.pending: dict[str, dict[int, list[Any]]] = {}
+        self.size, self.last = 0, time.monotonic()
+
+    def add(self, aba: str, cid: int, records: list[Any]) -> None:
+        self.pending.setdefault(aba, {})[cid] = records
+        self.size += 1
+        if self.size >= BATCH or time.monotonic() - self.last >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        try:
+            results = self._write_batch()
+        except sa.exc.DBAPIError as exc:
+            if _connection_lost(exc):
+                self.logger.warning(f"warehouse connection lost ({exc.orig}); writing again")
+                results = self._write_batch()  # a second loss propagates (transient)
+            else:
+                self.logger.warning(f"batch write failed ({type(exc).__name__}): one by one")
+                results = self._write_one_by_one()
+        self.pending, self.size, self.last = {}, 0, time.monotonic()
+        for aba, per_contract in results.items():
+            self._count(self.totals[aba], per_contract)
+
+    def _write_batch(self):
+        with self.engine.begin() as conn:
+            # A commit lost in a server crash only means the tab is fetched again next run.
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            return {
+                aba: write_snapshots(conn, aba, snaps, uasg=self.uasg, run_id=self.run_id)
+                for aba, snaps in self.pending.items()
+            }
+
+    def _write_one_by_one(self):
+        results: dict[str, dict] = {aba: {} for aba in self.pending}
+        for aba, snaps in self.pending.items():
+            for cid, records in snaps.items():
+                try:
+                    with self.engine.begin() as conn:
+                        results[aba].update(
+                            write_snapshots(
+                                conn, aba, {cid: records}, uasg=self.uasg, run_id=self.run_id
+                            )
+                        )
+                except sa.exc.DBAPIError as exc:
+                    if _connection_lost(exc):
+                        raise
+                    self.logger.error(f"contrato {cid} {aba}: {type(exc).__name__}: {exc}")
+                    self.totals[aba].fail(cid, f"{type(exc).__name__}: {exc}", unexpected=True)
+        return results
+
+    @staticmethod
+    def _count(t: AbaTotals, per_contract) -> None:
+        for cid, snap in per_contract.items():
+            t.sincronizados += 1
+            t.linhas += snap.rows
+            t.inseridas += snap.inserted
+            t.atualizadas += snap.updated
+            t.removidas += snap.removed
+            t.rejeitadas += len(snap.rejects)
+            for r in snap.rejects[: SAMPLE_SIZE - len(t.amostras_rejeitadas)]:
+                t.amostras_rejeitadas.append(
+                    {"contrato_id": cid, "record_id": r["record_id"], "reason": r["reason"]}
+                )
+
+
+def _connection_lost(exc: sa.exc.DBAPIError) -> bool:
+    return exc.connection_invalidated or isinstance(
+        exc, (sa.exc.OperationalError, sa.exc.InterfaceError)
+    )
+
+
+def sync_abas(
+    client: ComprasNetClient,
+    engine: Engine,
+    work: Iterable[tuple[int, Sequence[str]]],
+    abas: Sequence[str],
+    *,
+    uasg: str | None = None,
+    workers: int = 8,
+    limites: Limites | None = None,
+    devidos: dict[str, int] | None = None,
+    run_id: str | None = None,
+    logger: logging.Logger | Any = log,
+    progress_seconds: float = 10.0,
+) -> AbasResult:
+    """Fetch and store ``abas`` of each ``(contrato_id, due abas)`` from ``work``, in order.
+
+    Returns the totals per tab; raises only on an interrupt (after writing what arrived) or a
+    warehouse that stays unreachable.
+    """
+    limites = limites or Limites()
+    result = AbasResult({a: AbaTotals(devidos=(devidos or {}).get(a, 0)) for a in abas})
+    writer = _Writer(engine, uasg, run_id, result.totals, logger)
+    progress = _Progress(logger, uasg, sum((devidos or {}).values()), progress_seconds)
+    pool = _Pool(client, workers)
+    contracts: Iterator = iter(work)
+    queued: collections.deque = collections.deque()
+    in_flight, capacity, stopping_since = 0, 2 * workers, None
+    try:
+        while True:
+            while result.parada is None and in_flight < capacity:
+                if not queued:
+                    result.parada = limites.reached(result.contratos)
+                    item = None if result.parada else next(contracts, None)
+                    if item is None:
+                        break
+                    result.contratos += 1
+                    queued.extend((item[0], aba) for aba in item[1])
+                    continue
+                pool.tasks.put(queued.popleft())
+                in_flight += 1
+            if in_flight == 0:
+                break
+            if result.parada and stopping_since is None:
+                stopping_since = time.monotonic()
+                logger.info(f"abas: budget reached ({result.parada}); finishing {in_flight}")
+            if stopping_since and time.monotonic() - stopping_since > BUDGET_GRACE:
+                client.stop()  # requests stuck in retries give up; they stay due
+            try:
+                answer = pool.results.get(timeout=0.5)
+            except queue.Empty:
+                progress.maybe_log(result)
+                continue
+            in_flight -= 1
+            _handle(answer, writer, result)
+            progress.maybe_log(result)
+        writer.flush()
+    except BaseException:
+        client.stop()  # from here on no request leaves this process
+        _drain(pool, writer, result, in_flight)
+        raise
+    finally:
+        pool.close()
+    progress.log(result, final=True)
+    return result
+
+
+def _handle(answer, writer: _Writer, result: AbasResult) -> None:
+    cid, aba, status, payload = answer
+    if status == _OK:
+        writer.add(aba, cid, payload)
+    elif status == _CANCELLED:
+        result.parada = result.parada or "interrompida"
+    else:
+        result.totals[aba].fail(cid, payload, unexpected=status != _FAILED)
+
+
+def _drain(pool: _Pool, writer: _Writer, result: AbasResult, in_flight: int) -> None:
+    """After an interrupt: keep the answers already here (or arriving within a second)."""
+    deadline = time.monotonic() + DRAIN_GRACE
+    try:
+        while in_flight > 0:
+            answer = pool.results.get(timeout=max(0.0, deadline - time.monotonic()))
+            in_flight -= 1
+            _handle(answer, writer, result)
+    except queue.Empty:
+        pass
+    try:
+        writer.flush()
+    except Exception as exc:  # the interrupt matters more; what is not written stays due
+        writer.logger.warning(f"abas: could not write the last answers: {exc}")
+
+
+class _Progress:
+    def __init__(self, logger, uasg: str | None, total: int, every: float):
+        self.logger, self.uasg, self.total, self.every = logger, uasg, total, every
+        self.started = self.last = time.monotonic()
+
+    def maybe_log(self, result: AbasResult) -> None:
+        if time.monotonic() - self.last >= self.every:
+            self.log(result)
+
+    def log(self, result: AbasResult, final: bool = False) -> None:
+        self.last = time.monotonic()
+        elapsed = self.last - self.started
+        done = result.tarefas
+        per_aba = ", ".join(f"{a} {t.sincronizados}/{t.devidos}" for a, t in result.totals.items())
+        self.logger.info(
+            f"uasg {self.uasg} abas{' done' if final else ''}: {done}/{self.total} contract "
+            f"tabs in {elapsed:.0f}s ({done / elapsed if elapsed else 0:.1f}/s; {per_aba}; "
+            f"{result.falhas} failed)"
+        )

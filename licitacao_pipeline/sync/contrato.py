@@ -1,0 +1,84 @@
+"""Use case: refresh one contract and the tabs a user asked for (the old "load the tab when
+the user opens it"), under the same rules as the UASG sync."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from licitacao_pipeline.comprasnet.client import ComprasNetClient
+from licitacao_pipeline.comprasnet.errors import ComprasNetNotFound
+from licitacao_pipeline.comprasnet.parsing import RecordError, parse_contrato, uasg_of
+from licitacao_pipeline.sync.abas import AbasResult, sync_abas
+from licitacao_pipeline.sync.contratos import Janela
+from licitacao_pipeline.warehouse import contratos as sql
+
+log = logging.getLogger(__name__)
+
+
+class ContratoRecusado(Exception):
+    """The contract cannot be refreshed as asked (unknown, malformed, other UASG, not tracked);
+    trying again will not help."""
+
+
+@dataclass
+class ContratoResult:
+    contrato: str  # "inserted", "updated" or "unchanged"
+    abas: AbasResult
+
+
+def sync_contrato(
+    client: ComprasNetClient,
+    engine: Engine,
+    contrato_id: int,
+    uasg: str,
+    abas: Sequence[str],
+    *,
+    janela: Janela,
+    run_id: str | None = None,
+    logger: logging.Logger | Any = log,
+) -> ContratoResult:
+    """Fetch ``/api/contrato/id/{id}`` fresh, store it, then fetch and store ``abas``."""
+    try:
+        record = client.contrato(contrato_id)
+    except ComprasNetNotFound:
+        raise ContratoRecusado(
+            f"contrato {contrato_id} does not exist at ComprasNet "
+            f"({client.base_url}/api/contrato/id/{contrato_id} answered 404)"
+        ) from None
+    with engine.connect() as conn:
+        owner = sql.contrato_uasg(conn, contrato_id) or uasg_of(record)
+    if owner != uasg:
+        raise ContratoRecusado(
+            f"contrato {contrato_id} belongs to UASG {owner}, but this run is for UASG {uasg}: "
+            f"launch it for partition {owner}"
+        )
+    try:
+        row = parse_contrato(record, uasg)
+    except RecordError as exc:
+        raise ContratoRecusado(f"contrato {contrato_id} is malformed at the source: {exc}") from exc
+    if not janela.keeps(row["vigencia_fim"]):
+        raise ContratoRecusado(
+            f"contrato {contrato_id}: vigência ended on {row['vigencia_fim']}, more than "
+            f"{janela.dias} days ago, so the warehouse does not track it; set "
+            "vigencia_janela_dias (null keeps all) to fetch it anyway"
+        )
+    with engine.begin() as conn:
+        sql.lock_uasg(conn, uasg)
+        change = sql.upsert_contrato(conn, row)
+    result = sync_abas(
+        client,
+        engine,
+        [(contrato_id, tuple(abas))],
+        abas,
+        uasg=uasg,
+        workers=len(abas),
+        devidos={a: 1 for a in abas},
+        run_id=run_id,
+        logger=logger,
+    )
+    return ContratoResult(change, result)

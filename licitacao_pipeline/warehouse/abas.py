@@ -1,0 +1,271 @@
+"""SQL of the tabs (abas): per-contract snapshot writes and the queue of due contracts.
+
+A tab's rows for one contract are replaced as a snapshot in one transaction: changed rows are
+upserted (unchanged ones are not written), rows that left the source get ``removido_em``, and the
+contract's ``<aba>_atualizado_em`` advances. ``detalhes_atualizados_em`` is the oldest of the four
+tab timestamps: the moment since which every tab of the contract is at least that fresh.
+
+A tab is *due* when it was never synced, is older than the contract's listing record, or is
+older than the staleness limit (``completa``: every tab synced before the run started).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Engine
+
+from licitacao_pipeline.comprasnet.abas import ABAS, SPECS
+from licitacao_pipeline.comprasnet.parsing import RecordError, record_id
+from licitacao_pipeline.warehouse.rejects import reject_row, upsert_rejects
+from licitacao_pipeline.warehouse.tables import ABA_TABLES, contratos
+from licitacao_pipeline.warehouse.upserts import INSERTED, changed_only_upsert
+
+
+@dataclass
+class SnapshotResult:
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    removed: int = 0
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _detalhes_expr(aba: str):
+    """LEAST of the four tab timestamps, NULL while any tab was never synced."""
+    cols = [sa.func.now() if a == aba else contratos.c[f"{a}_atualizado_em"] for a in ABAS]
+    return sa.case((sa.and_(*(c.is_not(None) for c in cols)), sa.func.least(*cols)), else_=None)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    upsert: Any
+    mark_removed: Any
+    stamp: Any
+
+
+@functools.cache
+def _statements(aba: str) -> _Statements:
+    """Statements built once per tab, so SQLAlchemy compiles them once (the hot path)."""
+    table = ABA_TABLES[aba]
+    upsert = changed_only_upsert(table, ["contrato_id", "id"]).returning(
+        table.c.contrato_id, INSERTED
+    )
+    # Rows of the batch's contracts that are not in the new snapshots: (contrato_id, id) pairs
+    # arrive as two parallel arrays. The table name is a constant, never user input.
+    mark_removed = sa.text(
+        f"""
+        UPDATE {table.name} t SET removido_em = now()
+        WHERE t.contrato_id = ANY(CAST(:cids AS bigint[])) AND t.removido_em IS NULL
+          AND NOT EXISTS (
+            SELECT 1 FROM unnest(CAST(:seen_cids AS bigint[]), CAST(:seen_ids AS bigint[]))
+              AS s(cid, id)
+            WHERE s.cid = t.contrato_id AND s.id = t.id)
+        RETURNING t.contrato_id
+        """
+    )
+    cids = sa.bindparam("cids", type_=ARRAY(sa.BigInteger))
+    stamp = (
+        sa.update(contratos)
+        .where(contratos.c.id == sa.any_(cids))
+        .values(
+            {f"{aba}_atualizado_em": sa.func.now(), "detalhes_atualizados_em": _detalhes_expr(aba)}
+        )
+    )
+    return _Statements(upsert, mark_removed, stamp)
+
+
+def _parse(aba: str, contrato_id: int, records: list[Any]):
+    """Rows to store, ids seen (rejected ones included: they are not "removed") and rejects."""
+    spec = SPECS[aba]
+    rows, seen, rejects = [], set(), []
+    for record in records:
+        rid = record_id(record)
+        try:
+            row = spec.parse(record, contrato_id)
+        except RecordError as exc:
+            rejects.append({"record_id": rid, "reason": str(exc), "payload": record})
+        else:
+            if row["id"] in seen:
+                rejects.append(
+                    {"record_id": rid, "reason": "duplicate id in tab", "payload": record}
+                )
+                continue
+            rows.append(row)
+        if rid is not None:
+            seen.add(rid)
+    return rows, seen, rejects
+
+
+def write_snapshots(
+    conn: sa.Connection,
+    aba: str,
+    snapshots: dict[int, list[Any]],
+    *,
+    uasg: str | None = None,
+    run_id: str | None = None,
+) -> dict[int, SnapshotResult]:
+    """Replace ``aba`` of each contract in ``snapshots`` ({contrato_id: records}) within the
+    caller's transaction: a few statements for the whole batch, whatever its size."""
+    stmts = _statements(aba)
+    results = {cid: SnapshotResult() for cid in snapshots}
+    rows, seen_cids, seen_ids, rejects = [], [], [], []
+    for cid, records in snapshots.items():
+        parsed, seen, rejected = _parse(aba, cid, records)
+        results[cid].rows = len(parsed)
+        results[cid].rejects = rejected
+        rows += parsed
+        seen_cids += [cid] * len(seen)
+        seen_ids += sorted(seen)
+        rejects += [
+            reject_row(
+                f"contratos_{aba}",
+                uasg,
+                r["record_id"],
+                f"contrato {cid}: {r['reason']}",
+                r["payload"],
+                run_id,
+            )
+            for r in rejected
+        ]
+    if rows:
+        for cid, inserted in conn.execute(stmts.upsert, rows).all():
+            if inserted:
+                results[cid].inserted += 1
+            else:
+                results[cid].updated += 1
+    cids = list(snapshots)
+    params = {"cids": cids, "seen_cids": seen_cids, "seen_ids": seen_ids}
+    for (cid,) in conn.execute(stmts.mark_removed, params).all():
+        results[cid].removed += 1
+    upsert_rejects(conn, rejects)
+    conn.execute(stmts.stamp, {"cids": cids})
+    return results
+
+
+# -- the queue of due contracts ------------------------------------------------------------------
+
+
+def _due(aba: str, completa: bool) -> str:
+    ts = f"c.{aba}_atualizado_em"
+    if completa:
+        return f"({ts} IS NULL OR {ts} < :inicio)"
+    return f"({ts} IS NULL OR {ts} < c.atualizado_em OR {ts} < :limite)"
+
+
+def _params(uasg: str, inicio: datetime, validade_horas: float) -> dict[str, Any]:
+    return {"uasg": uasg, "inicio": inicio, "limite_horas": validade_horas}
+
+
+_LIMITE = "CAST(:inicio AS timestamptz) - make_interval(secs => :limite_horas * 3600)"
+
+
+def now(engine: Engine) -> datetime:
+    """The database clock: tab timestamps are written with it, so due checks compare to it."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.now())).scalar_one()
+
+
+def due_counts(
+    engine: Engine,
+    uasg: str,
+    abas: Sequence[str],
+    *,
+    inicio: datetime,
+    validade_horas: float,
+    completa: bool,
+) -> dict[str, int]:
+    """How many active contracts of the UASG have each tab due, in one query."""
+    counts = ", ".join(f"count(*) FILTER (WHERE {_due(a, completa)}) AS {a}" for a in abas).replace(
+        ":limite", _LIMITE
+    )
+    query = sa.text(
+        f"SELECT {counts} FROM contratos c WHERE c.uasg = :uasg AND c.removido_em IS NULL"
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query, _params(uasg, inicio, validade_horas)).one()
+    return dict(zip(abas, row, strict=True))
+
+
+def active_contracts(engine: Engine, uasg: str) -> int:
+    query = sa.select(sa.func.count()).where(
+        contratos.c.uasg == uasg, contratos.c.removido_em.is_(None)
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one()
+
+
+class DueQueue:
+    """Contracts of a UASG with at least one due tab, as ``(contrato_id, due abas)``, in pages.
+
+    Order: the contract whose oldest due tab is oldest comes first (never synced first), then
+    by id; every due tab of a contract comes together, so a run cut anywhere leaves no tab kind
+    behind and the next run starts where this one stopped. The order is fixed when the queue
+    is opened: a server-side cursor ``WITH HOLD`` keeps the snapshot without keeping a
+    transaction open, so memory stays flat in the number of contracts on both sides.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        uasg: str,
+        abas: Sequence[str],
+        *,
+        inicio: datetime,
+        validade_horas: float,
+        completa: bool,
+        page: int = 500,
+    ):
+        self.abas, self.page = tuple(abas), page
+        flags = ", ".join(f"{_due(a, completa)} AS d_{a}" for a in self.abas)
+        oldest = ", ".join(
+            f"CASE WHEN d_{a} THEN COALESCE({a}_atualizado_em, '-infinity') END" for a in self.abas
+        )
+        any_due = " OR ".join(f"d_{a}" for a in self.abas)
+        query = f"""
+            DECLARE fila_abas NO SCROLL CURSOR WITH HOLD FOR
+            SELECT id, {", ".join(f"d_{a}" for a in self.abas)} FROM (
+                SELECT c.id, {", ".join(f"c.{a}_atualizado_em" for a in self.abas)}, {flags}
+                FROM contratos c WHERE c.uasg = :uasg AND c.removido_em IS NULL
+            ) s WHERE {any_due}
+            ORDER BY LEAST({oldest}), id
+        """.replace(":limite", _LIMITE)
+        self._conn = engine.connect()
+        try:
+            self._conn.execute(sa.text(query), _params(uasg, inicio, validade_horas))
+            self._conn.commit()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def __iter__(self) -> Iterator[tuple[int, tuple[str, ...]]]:
+        fetch = sa.text(f"FETCH FORWARD {int(self.page)} FROM fila_abas")
+        while True:
+            rows = self._conn.execute(fetch).all()
+            self._conn.commit()
+            if not rows:
+                return
+            for row in rows:
+                yield row[0], tuple(a for a, due in zip(self.abas, row[1:], strict=True) if due)
+
+    def close(self) -> None:
+        try:
+            if not self._conn.invalidated:
+                self._conn.exec_driver_sql("CLOSE fila_abas")
+                self._conn.commit()
+        except sa.exc.DBAPIError:
+            pass  # the connection is gone, and the cursor with it
+        finally:
+            self._conn.close()
+
+    def __enter__(self) -> DueQueue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
