@@ -1,0 +1,160 @@
+"""Bounded, interruptible, fair tab sync: real `dagster asset materialize` processes stopped by
+signals, runs cut by their budget, over HTTP against a real PostgreSQL."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from comprasnet_simulator import ComprasNetSimulator
+from licitacao_pipeline.comprasnet.abas import ABAS
+from licitacao_pipeline.defs.abas import contratos_abas
+from licitacao_pipeline.defs.contratos import contratos
+
+from .helpers import materialize, rows
+
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+UASG = "787010"
+ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
+SELECTION = ",".join(["contratos", *(f"contratos_{a}" for a in ABAS)])
+CONCURRENCY = 8
+
+
+def tab_requests(sim) -> int:
+    return sum(sim.count(a) for a in ABAS)
+
+
+def stamped(engine) -> int:
+    """(contract, tab) pairs whose tab is stored."""
+    cols = " + ".join(f"({a}_atualizado_em IS NOT NULL)::int" for a in ABAS)
+    with engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT coalesce(sum({cols}), 0) FROM contratos")).scalar()
+
+
+def start_materialize(sim, db_url, cwd, **env):
+    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DAGSTER_HOME")}
+    environ.update(
+        DATABASE_URL=db_url,
+        COMPRASNET_BASE_URL=sim.base_url,
+        LICITACAO_UASGS=UASG,
+        **env,
+    )
+    cmd = [
+        DAGSTER,
+        "asset",
+        "materialize",
+        "-m",
+        "licitacao_pipeline.definitions",
+        "--select",
+        SELECTION,
+        "--partition",
+        UASG,
+        "--config-json",
+        '{"ops": {"contratos": {"config": {"vigencia_janela_dias": null}}}}',
+    ]
+    return subprocess.Popen(
+        cmd, env=environ, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_mid_sync_stops_requests_keeps_work_and_next_run_resumes(
+    db_url, engine, tmp_path, signum
+):
+    n = 200
+    with ComprasNetSimulator(seed=5, contracts={UASG: n}, latency=0.05) as sim:
+        proc = start_materialize(sim, db_url, tmp_path)
+        try:
+            wait_for(lambda: tab_requests(sim) >= 150, 120, "the tab sync to be under way")
+            proc.send_signal(signum)
+            at_signal, signalled = tab_requests(sim), time.monotonic()
+            out, _ = proc.communicate(timeout=30)
+            took = time.monotonic() - signalled
+        finally:
+            proc.kill()
+        first = tab_requests(sim)
+        assert proc.returncode != 0, out[-2000:]
+        assert took < 10, f"the process took {took:.1f}s to exit after the signal"
+        assert first - at_signal <= CONCURRENCY, (first, at_signal)
+        assert first < 4 * n / 2, "the signal came too late to interrupt anything"
+        kept = stamped(engine)
+        assert kept >= first - CONCURRENCY, (kept, first)  # what arrived was written
+
+        sim.reset_counts()
+        materialize([contratos, contratos_abas], UASG, _resources(sim, db_url), ALL)
+        second = tab_requests(sim)
+    assert second == 4 * n - kept  # only what was left
+    assert first + second <= 4 * n * 1.02
+    assert stamped(engine) == 4 * n
+
+
+def test_sigterm_during_a_step_retry_wait_ends_the_process_at_once(db_url, tmp_path):
+    with ComprasNetSimulator(seed=5, contracts={UASG: 5}) as sim:
+        sim.inject_fault("html200", path=r"/api/contrato/ug/", times=-1)
+        proc = start_materialize(
+            sim,
+            db_url,
+            tmp_path,
+            LICITACAO_STEP_RETRIES="3",
+            LICITACAO_STEP_RETRY_DELAY_SECONDS="120",
+        )
+        try:
+            # the client's own retries end (about 3 s), then the step waits 120 s to retry
+            wait_for(lambda: sim.count("listing") >= 4, 60, "the listing retries")
+            time.sleep(2)
+            proc.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            out, _ = proc.communicate(timeout=60)
+            took = time.monotonic() - signalled
+        finally:
+            proc.kill()
+    assert "step retry 1/3 in" in out, out[-3000:]
+    assert took < 10, f"{took:.1f}s to exit after SIGTERM during the retry wait"
+    assert proc.returncode != 0
+
+
+def _resources(sim, db_url):
+    from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
+
+    return {
+        "comprasnet": ComprasNetResource(base_url=sim.base_url, max_concurrency=CONCURRENCY),
+        "warehouse": WarehouseResource(database_url=db_url),
+    }
+
+
+def test_runs_cut_every_time_still_sync_every_tab_of_every_contract(sim, resources, engine):
+    """Every tab is always due (validade 0) and each run may start only 10 of the 25 contracts:
+    oldest-first with all tabs of a contract together reaches every contract and tab kind."""
+    ids = sim.contrato_ids(UASG)
+    assert len(ids) == 25
+    materialize([contratos], UASG, resources, ALL)
+    budget = {"contratos_abas": {"config": {"validade_horas": 0, "max_contratos": 10}}}
+    pending = []
+    for _ in range(3):
+        sim.reset_counts()
+        result = materialize([contratos_abas], UASG, resources, budget)
+        assert tab_requests(sim) == 4 * 10  # all four tabs of each started contract
+        meta = {
+            m.asset_key.path[0]: {k: v.value for k, v in m.materialization.metadata.items()}
+            for m in result.get_asset_materialization_events()
+        }
+        assert {m["parada"] for m in meta.values()} == {"max_contratos"}
+        pending.append(meta["contratos_arquivos"]["contratos_pendentes"])
+    assert pending == [15, 15, 15]  # due as of each run's start: everything synced before it
+    synced = rows(engine)
+    assert all(r[f"{a}_atualizado_em"] is not None for r in synced for a in ABAS)
+    assert all(r["detalhes_atualizados_em"] is not None for r in synced)
