@@ -1,112 +1,312 @@
-"""UASG configuration: which buying units are synced and at what local hour.
+"""UASG configuration: which buying units are synced, when, and how the nightly rotation runs.
 
-One place, overridable per deployment through ``LICITACAO_UASGS`` (comma-separated codes,
-each optionally ``@HH:MM``), e.g. ``LICITACAO_UASGS=153165@08:30,787010``.
+UASGs come from ``LICITACAO_UASGS`` (``code[@HH:MM]`` comma list) and/or the CSV or YAML file
+named by ``LICITACAO_UASGS_FILE``; both set means their union. Every bad entry fails at load
+time with its file and line (or env entry). Codes are text: exactly 6 digits, leading zeros kept.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
+
+import yaml
 
 TIMEZONE = "America/Sao_Paulo"
 DEFAULT_DATA_DIR = ".data"
 DEFAULT_UASGS = "787010@09:00,787000@11:00,770001@14:00,787400@16:00,787700@18:00"
 DEFAULT_WINDOW = "06:00-22:00"
+DEFAULT_SLOT_MINUTES = 5
+DEFAULT_FULL_SYNC_PER_NIGHT = 200
 
+UASGS_VAR = "LICITACAO_UASGS"
+UASGS_FILE_VAR = "LICITACAO_UASGS_FILE"
+WINDOW_VAR = "LICITACAO_SCHEDULE_WINDOW"
+SLOT_VAR = "LICITACAO_SCHEDULE_SLOT_MINUTES"
+PER_NIGHT_VAR = "LICITACAO_FULL_SYNC_PER_NIGHT"
+
+COLUMNS = ("codigo", "hora", "nome")
 _CODE = re.compile(r"^\d{6}$")
 _HOUR = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_MAX_LISTED_ERRORS = 20
 
 
 class UasgConfigError(ValueError):
-    """Raised at load time for a malformed UASG list or schedule window."""
+    """Raised at load time for a malformed UASG list, schedule window or setting."""
 
 
 @dataclass(frozen=True)
 class Uasg:
     codigo: str
     hora: time | None = None  # None: gets a staggered slot, see ``schedule_times``
+    nome: str | None = None
 
 
-def _parse_hour(text: str, entry: str, var: str) -> time:
+# An entry and where it was configured ("uasgs.csv line 4"), for error messages.
+_Entry = tuple[Uasg, str]
+
+
+def _parse_hour(text: str, where: str) -> time:
     m = _HOUR.match(text.strip())
     if not m:
-        raise UasgConfigError(f"{var}: invalid hour {text!r} in entry {entry!r} (expected HH:MM)")
+        raise UasgConfigError(
+            f"{where}: invalid hour {text.strip()!r} (expected HH:MM, 00:00-23:59)"
+        )
     return time(int(m.group(1)), int(m.group(2)))
 
 
-def parse_uasgs(spec: str, var: str = "LICITACAO_UASGS") -> tuple[Uasg, ...]:
-    """Parse ``"787010@09:00,153165"`` into Uasg entries, failing on the first bad entry."""
-    uasgs: list[Uasg] = []
-    seen: set[str] = set()
-    for raw in spec.split(","):
+def _uasg(codigo: str, hora: str | None, nome: str | None, where: str) -> Uasg:
+    codigo = codigo.strip()
+    if not _CODE.match(codigo):
+        raise UasgConfigError(
+            f"{where}: invalid UASG code {codigo!r} (expected exactly 6 digits, "
+            "leading zeros kept: write 012345, not 12345)"
+        )
+    hora_ = _parse_hour(hora, where) if hora and hora.strip() else None
+    return Uasg(codigo, hora_, (nome or "").strip() or None)
+
+
+def _raise_errors(errors: list[str]) -> None:
+    if len(errors) == 1:
+        raise UasgConfigError(errors[0])
+    if errors:
+        listed = errors[:_MAX_LISTED_ERRORS]
+        more = len(errors) - len(listed)
+        tail = f"\n  ... and {more} more" if more else ""
+        raise UasgConfigError(
+            f"{len(errors)} invalid UASG entries:\n  " + "\n  ".join(listed) + tail
+        )
+
+
+# The fields of one entry, or what is wrong with its shape, and where it was configured.
+_Item = tuple["Mapping[str, str] | UasgConfigError", str]
+
+
+def _collect(items: Iterable[_Item]) -> list[_Entry]:
+    """Build the entries of one source, reporting every bad one at once."""
+    entries: list[_Entry] = []
+    errors: list[str] = []
+    for fields, where in items:
+        try:
+            if isinstance(fields, UasgConfigError):
+                raise fields
+            uasg = _uasg(fields.get("codigo") or "", fields.get("hora"), fields.get("nome"), where)
+        except UasgConfigError as exc:
+            errors.append(str(exc))
+        else:
+            entries.append((uasg, where))
+    _raise_errors(errors)
+    return entries
+
+
+def _env_entries(spec: str, var: str) -> list[_Entry]:
+    items = []
+    for i, raw in enumerate(spec.split(","), 1):
         entry = raw.strip()
-        if not entry:
-            continue
-        codigo, _, hora = entry.partition("@")
-        codigo = codigo.strip()
-        if not _CODE.match(codigo):
-            raise UasgConfigError(
-                f"{var}: invalid UASG code {codigo!r} in entry {entry!r} "
-                "(expected 6 digits, leading zeros kept)"
-            )
-        if codigo in seen:
-            raise UasgConfigError(f"{var}: UASG {codigo} is listed twice")
-        seen.add(codigo)
-        uasgs.append(Uasg(codigo, _parse_hour(hora, entry, var) if hora else None))
-    if not uasgs:
+        if entry:
+            codigo, _, hora = entry.partition("@")
+            items.append(({"codigo": codigo, "hora": hora}, f"{var} entry {i} ({entry!r})"))
+    if not items:
         raise UasgConfigError(f"{var}: no UASG configured")
-    return tuple(uasgs)
+    return _collect(items)
 
 
-def parse_window(spec: str, var: str = "LICITACAO_SCHEDULE_WINDOW") -> tuple[time, time]:
+def _csv_entries(path: Path, text: str) -> list[_Entry]:
+    first = text.splitlines()[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+        _check_columns(header, f"{path} line 1")
+        items: list[_Item] = []
+        for row in reader:
+            where = f"{path} line {reader.line_num}"
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) > len(header):
+                problem = (
+                    f"{where}: {len(row)} values for {len(header)} columns "
+                    f"({delimiter.join(header)}); quote a name containing {delimiter!r}"
+                )
+                items.append((UasgConfigError(problem), where))
+            else:
+                items.append((dict(zip(header, row, strict=False)), where))
+    except csv.Error as exc:
+        raise UasgConfigError(f"{path} line {reader.line_num}: {exc}") from exc
+    if not items:
+        raise UasgConfigError(f"{path}: no UASG listed (only a header)")
+    return _collect(items)
+
+
+def _check_columns(header: list[str], where: str) -> None:
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise UasgConfigError(
+            f"{where}: unknown column {unknown[0]!r} (allowed: codigo, hora, nome)"
+        )
+    if len(set(header)) != len(header):
+        raise UasgConfigError(f"{where}: a column is repeated ({', '.join(header)})")
+    if "codigo" not in header:
+        raise UasgConfigError(f"{where}: missing column 'codigo' (header: codigo,hora,nome)")
+
+
+def _yaml_entries(path: Path, text: str) -> list[_Entry]:
+    # Composed, not constructed: scalars keep their source text, so 012345 is not octal 5349
+    # and 14:00 is not sexagesimal 840; the nodes also carry their line numbers.
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise UasgConfigError(f"{path}: invalid YAML: {exc}") from exc
+    if root is None:
+        raise UasgConfigError(f"{path}: empty file")
+    if not isinstance(root, yaml.SequenceNode):
+        raise UasgConfigError(f"{path}: expected a list of mappings {{codigo, hora?, nome?}}")
+    if not root.value:
+        raise UasgConfigError(f"{path}: no UASG listed (empty list)")
+    items: list[_Item] = []
+    for i, node in enumerate(root.value, 1):
+        where = f"{path} entry {i} (line {node.start_mark.line + 1})"
+        try:
+            items.append((_yaml_fields(node, where), where))
+        except UasgConfigError as exc:
+            items.append((exc, where))
+    return _collect(items)
+
+
+def _yaml_fields(node: yaml.Node, where: str) -> dict[str, str]:
+    if not isinstance(node, yaml.MappingNode):
+        raise UasgConfigError(f"{where}: expected a mapping {{codigo, hora?, nome?}}")
+    fields: dict[str, str] = {}
+    for key, value in node.value:
+        name = str(key.value)
+        if name not in COLUMNS:
+            raise UasgConfigError(f"{where}: unknown key {name!r} (allowed: codigo, hora, nome)")
+        if name in fields:
+            raise UasgConfigError(f"{where}: key {name!r} is repeated")
+        if not isinstance(value, yaml.ScalarNode):
+            raise UasgConfigError(f"{where}: {name} must be a single value")
+        if value.tag != "tag:yaml.org,2002:null":  # `nome:`, `nome: ~`, `nome: null`
+            fields[name] = value.value
+    return fields
+
+
+def _file_entries(path: Path) -> list[_Entry]:
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".yaml", ".yml"):
+        raise UasgConfigError(f"{UASGS_FILE_VAR}: {path} must end in .csv, .yaml or .yml")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise UasgConfigError(f"{UASGS_FILE_VAR}: cannot read {path} ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise UasgConfigError(f"{path}: not UTF-8 (byte {exc.start})") from exc
+    if not text.strip():
+        raise UasgConfigError(f"{path}: empty file")
+    return _csv_entries(path, text) if suffix == ".csv" else _yaml_entries(path, text)
+
+
+def _unique(entries: list[_Entry]) -> tuple[Uasg, ...]:
+    first: dict[str, str] = {}
+    errors = []
+    for uasg, where in entries:
+        if uasg.codigo in first:
+            errors.append(f"UASG {uasg.codigo} is listed twice: {first[uasg.codigo]} and {where}")
+        else:
+            first[uasg.codigo] = where
+    _raise_errors(errors)
+    return tuple(uasg for uasg, _ in entries)
+
+
+def parse_uasgs(spec: str, var: str = UASGS_VAR) -> tuple[Uasg, ...]:
+    """Parse ``"787010@09:00,153165"`` into Uasg entries."""
+    return _unique(_env_entries(spec, var))
+
+
+def read_uasgs_file(path: str | Path) -> tuple[Uasg, ...]:
+    """The UASGs of a CSV (``codigo,hora,nome``) or YAML (list of mappings) file."""
+    return _unique(_file_entries(Path(path)))
+
+
+def load_uasgs(env: Mapping[str, str] | None = None) -> tuple[Uasg, ...]:
+    """File entries (in file order), then the env var's; the seeds' five if neither is set."""
+    env = os.environ if env is None else env
+    entries: list[_Entry] = []
+    if env.get(UASGS_FILE_VAR):
+        entries += _file_entries(Path(env[UASGS_FILE_VAR]))
+    if env.get(UASGS_VAR):
+        entries += _env_entries(env[UASGS_VAR], UASGS_VAR)
+    return _unique(entries or _env_entries(DEFAULT_UASGS, "default UASGs"))
+
+
+def parse_window(spec: str, var: str = WINDOW_VAR) -> tuple[time, time]:
     start, sep, end = spec.partition("-")
     if not sep:
         raise UasgConfigError(f"{var}: invalid window {spec!r} (expected HH:MM-HH:MM)")
-    t0, t1 = _parse_hour(start, spec, var), _parse_hour(end, spec, var)
+    t0, t1 = _parse_hour(start, var), _parse_hour(end, var)
     if t1 <= t0:
         raise UasgConfigError(f"{var}: window end {t1:%H:%M} must be after start {t0:%H:%M}")
     return t0, t1
 
 
-def load_uasgs(env: Mapping[str, str] | None = None) -> tuple[Uasg, ...]:
-    env = os.environ if env is None else env
-    return parse_uasgs(env.get("LICITACAO_UASGS") or DEFAULT_UASGS)
+def parse_positive_int(spec: str, var: str, maximum: int | None = None) -> int:
+    try:
+        value = int(spec.strip())
+    except ValueError:
+        value = 0
+    if value < 1 or (maximum is not None and value > maximum):
+        limit = f" up to {maximum}" if maximum is not None else ""
+        raise UasgConfigError(f"{var}: expected a whole number from 1{limit}, got {spec!r}")
+    return value
 
 
 def load_window(env: Mapping[str, str] | None = None) -> tuple[time, time]:
     env = os.environ if env is None else env
-    return parse_window(env.get("LICITACAO_SCHEDULE_WINDOW") or DEFAULT_WINDOW)
+    return parse_window(env.get(WINDOW_VAR) or DEFAULT_WINDOW)
+
+
+def load_slot_minutes(env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    spec = env.get(SLOT_VAR)
+    return parse_positive_int(spec, SLOT_VAR, maximum=1440) if spec else DEFAULT_SLOT_MINUTES
+
+
+def load_full_sync_per_night(env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    spec = env.get(PER_NIGHT_VAR)
+    return parse_positive_int(spec, PER_NIGHT_VAR) if spec else DEFAULT_FULL_SYNC_PER_NIGHT
 
 
 def _minutes(t: time) -> int:
     return t.hour * 60 + t.minute
 
 
-def schedule_times(uasgs: tuple[Uasg, ...], window: tuple[time, time]) -> dict[str, time]:
-    """Daily local start time per UASG; UASGs without an hour are spread evenly over the window.
+def schedule_times(
+    uasgs: Iterable[Uasg],
+    window: tuple[time, time],
+    slot_minutes: int = DEFAULT_SLOT_MINUTES,
+) -> dict[str, time]:
+    """Daily local start time per UASG, in configured order.
 
-    Slots are placed at the centres of equal sub-windows and nudged to the next free minute so
-    that no two UASGs (configured or automatic) start at the same minute.
+    A configured hour is kept exactly. The others are spread evenly, in configured order, over
+    the window's slots (every ``slot_minutes`` from its start); any number of UASGs may share a
+    slot, so there is no upper bound.
     """
-    taken = {_minutes(u.hora) for u in uasgs if u.hora is not None}
-    pending = [u for u in uasgs if u.hora is None]
+    uasgs = tuple(uasgs)
     start, end = _minutes(window[0]), _minutes(window[1])
-    if len(pending) > end - start:
-        raise UasgConfigError(f"{len(pending)} UASGs do not fit in the schedule window")
-    result = {u.codigo: u.hora for u in uasgs if u.hora is not None}
-    step = (end - start) / max(len(pending), 1)
+    slots = max(1, math.ceil((end - start) / slot_minutes))
+    pending = [u for u in uasgs if u.hora is None]
+    auto = {}
     for i, u in enumerate(pending):
-        slot = start + int(step * (i + 0.5))
-        while slot in taken:
-            slot = start + (slot + 1 - start) % (end - start)
-        taken.add(slot)
-        result[u.codigo] = time(slot // 60, slot % 60)
-    return {u.codigo: result[u.codigo] for u in uasgs}
+        slot = start + slot_minutes * ((2 * i + 1) * slots // (2 * len(pending)))
+        auto[u.codigo] = time(slot // 60, slot % 60)
+    return {u.codigo: u.hora or auto[u.codigo] for u in uasgs}
 
 
 def uasg_label(codigo: str, nome: str | None = None) -> str:

@@ -1,4 +1,7 @@
-"""The UASG partitioning shared by every per-UASG asset."""
+"""The UASG partitioning shared by every per-UASG asset, from the configured list.
+
+Read once at import (env var and/or file, see ``config.load_uasgs``); no database or network.
+"""
 
 import dagster as dg
 
