@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -112,19 +113,21 @@ def test_sigterm_during_a_step_retry_wait_ends_the_process_at_once(db_url, tmp_p
             LICITACAO_STEP_RETRIES="3",
             LICITACAO_STEP_RETRY_DELAY_SECONDS="120",
         )
-        try:
-            # the client's own retries end (about 3 s), then the step waits 120 s to retry
-            wait_for(lambda: sim.count("listing") >= 4, 60, "the listing retries")
-            time.sleep(2)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+        reader.start()
+        try:  # the client's own retries end, then the step waits 120 s before its retry
+            wait_for(lambda: any("step retry 1/3 in" in line for line in lines), 90, "the wait")
+            time.sleep(1)
             proc.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
-            out, _ = proc.communicate(timeout=60)
+            proc.wait(timeout=60)
             took = time.monotonic() - signalled
         finally:
             proc.kill()
-    assert "step retry 1/3 in" in out, out[-3000:]
+        reader.join(5)
     assert took < 10, f"{took:.1f}s to exit after SIGTERM during the retry wait"
-    assert proc.returncode != 0
+    assert proc.returncode != 0, "".join(lines)[-3000:]
 
 
 def _resources(sim, db_url):

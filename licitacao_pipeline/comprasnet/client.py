@@ -187,6 +187,31 @@ class ComprasNetClient:
         path = f"/api/contrato/inativo/ug/{uasg}" if inativo else f"/api/contrato/ug/{uasg}"
         return self._with_body_retries(path, self._download_listing)
 
+    def listagens(self, uasg: str) -> tuple[Listing, Listing]:
+        """The active and inactive listings, downloaded side by side (a big UG's listing takes
+        20-40 s). An error or an interrupt in either stops the client (see ``stop``)."""
+        box: dict[str, Any] = {}
+
+        def inactive() -> None:
+            try:
+                box["listing"] = self.contratos(uasg, inativo=True)
+            except BaseException as exc:  # handed to the caller below
+                box["error"] = exc
+
+        thread = threading.Thread(target=inactive, name="comprasnet-inativos", daemon=True)
+        thread.start()
+        try:
+            active = self.contratos(uasg)
+            thread.join()
+        except BaseException:
+            self.stop()  # the other download gives up at its next chunk
+            raise
+        if "error" in box:
+            active.close()
+            self.stop()
+            raise box["error"]
+        return active, box["listing"]
+
     def contrato(self, contrato_id: int) -> dict[str, Any]:
         """The single contract; some servers wrap it in a one-element list."""
         path = f"/api/contrato/id/{contrato_id}"
@@ -213,7 +238,8 @@ class ComprasNetClient:
         return self._with_body_retries(path, self._get_json)
 
     def stop(self) -> None:
-        """Send no more requests; threads waiting to retry raise ComprasNetCancelled."""
+        """Send no more requests; threads waiting to retry raise ComprasNetCancelled. For good:
+        a step that starts again gets a new client (``ComprasNetResource.client``)."""
         self.stop_event.set()
 
     @property
@@ -295,6 +321,8 @@ class ComprasNetClient:
         try:
             first = b""
             for chunk in resp.iter_content(chunk_size=256 * 1024):
+                if self.stopped:
+                    raise ComprasNetCancelled(f"download stopped: {resp.url}")
                 if not first:
                     first = chunk[:512]
                 spool.write(chunk)
@@ -317,7 +345,7 @@ class ComprasNetClient:
             raise ComprasNetBadResponse(
                 f"body cut: {type(exc).__name__}: {exc}", url=resp.url, status=resp.status_code
             ) from exc
-        except ComprasNetError:
+        except (ComprasNetError, ComprasNetCancelled):
             spool.close()
             raise
         finally:

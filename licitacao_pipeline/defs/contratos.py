@@ -70,15 +70,10 @@ def contratos(
     engine = warehouse.get_engine()
     context.log.info(f"uasg {uasg}: downloading active and inactive listings")
     with transient_only(context), contextlib.ExitStack() as stack:
-        listings = []
-        for inativo in (False, True):
-            listing = client.contratos(uasg, inativo=inativo)
+        listings = client.listagens(uasg)
+        for listing, kind in zip(listings, ("active", "inactive"), strict=True):
             stack.callback(listing.close)
-            listings.append(listing)
-            context.log.info(
-                f"uasg {uasg}: {'inactive' if inativo else 'active'} listing has "
-                f"{listing.count} records"
-            )
+            context.log.info(f"uasg {uasg}: {kind} listing has {listing.count} records")
         try:
             result = sync_contratos(
                 engine,

@@ -47,7 +47,11 @@ class ComprasNetResource(dg.ConfigurableResource):
 
     @property
     def client(self) -> ComprasNetClient:
-        if self._client is None:  # used outside a run (e.g. a direct call in a script)
+        """The step's client; a new one when the last was stopped (a step retry after an
+        error, or a direct call outside a run)."""
+        if self._client is None or self._client.stopped:
+            if self._client is not None:
+                self._client.close()
             self._client = self.make_client()
         return self._client
 

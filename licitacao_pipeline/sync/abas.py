@@ -241,7 +241,7 @@ def sync_abas(
     pool = _Pool(client, workers)
     contracts: Iterator = iter(work)
     queued: collections.deque = collections.deque()
-    in_flight, capacity, stopping_since = 0, 2 * workers, None
+    in_flight, capacity, stopping_since = 0, 4 * workers, None
     try:
         while True:
             while result.parada is None and in_flight < capacity:
