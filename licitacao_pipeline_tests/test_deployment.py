@@ -41,3 +41,32 @@ def test_code_location_names_agree(repo_root):
     name = workspace["load_from"][0]["python_module"]["location_name"]
     assert name == pyproject["code_location_name"] == "licitacao_pipeline"
     assert defs.resolve_job_def("sincronizar_contrato") is not None
+
+
+def test_production_wheel_ships_the_migrations_but_not_the_simulator(repo_root, tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", tmp_path, repo_root],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("licitacao_pipeline-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "licitacao_pipeline/warehouse/migrations/script.py.mako" in names
+    versions = [
+        n for n in names if n.startswith("licitacao_pipeline/warehouse/migrations/versions/")
+    ]
+    assert len(versions) >= 4
+    assert not [
+        n for n in names if n.startswith(("comprasnet_simulator", "licitacao_pipeline_tests"))
+    ]
+    metadata = next(n for n in names if n.endswith("METADATA"))
+    requires = [
+        line
+        for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+        if line.startswith("Requires-Dist: comprasnet-simulator")
+    ]
+    assert len(requires) == 1 and "extra == 'dev'" in requires[0]  # development only
