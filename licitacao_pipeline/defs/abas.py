@@ -109,6 +109,7 @@ def contratos_abas(
                 fila,
                 abas,
                 uasg=uasg,
+                rotulo=uasg_label(uasg, nome),
                 workers=comprasnet.max_concurrency,
                 limites=limites,
                 devidos=devidos,

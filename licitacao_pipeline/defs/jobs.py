@@ -1,4 +1,5 @@
-"""Jobs over the UASG assets: the daytime sync and the nightly full sync."""
+"""Jobs over the UASG assets: the daytime sync and the nightly full sync, each one run per UASG
+with the listing and the tabs (the tab automation is only for a listing materialized alone)."""
 
 import dagster as dg
 
@@ -17,9 +18,12 @@ TAGS_COMPLETA = {
 
 sincronizar_contratos = dg.define_asset_job(
     "sincronizar_contratos",
-    selection=dg.AssetSelection.assets("contratos"),
+    selection=dg.AssetSelection.assets("contratos", *ABA_KEYS.values()),
     tags=TAGS_AGENDADA,
-    description="Daily sync of one UASG's listing; its tabs follow through automation.",
+    description=(
+        "Sync of one UASG in one run: the listing, then the tabs that are due (new, changed or "
+        "older than 24 h), oldest first, within the run's budget."
+    ),
 )
 
 sincronizacao_completa = dg.define_asset_job(

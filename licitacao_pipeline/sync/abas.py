@@ -222,6 +222,7 @@ def sync_abas(
     abas: Sequence[str],
     *,
     uasg: str | None = None,
+    rotulo: str | None = None,
     workers: int = 8,
     limites: Limites | None = None,
     devidos: dict[str, int] | None = None,
@@ -230,6 +231,7 @@ def sync_abas(
     progress_seconds: float = 10.0,
 ) -> AbasResult:
     """Fetch and store ``abas`` of each ``(contrato_id, due abas)`` from ``work``, in order.
+    ``rotulo`` names the UASG in progress logs.
 
     Returns the totals per tab; raises only on an interrupt (after writing what arrived) or a
     warehouse that stays unreachable.
@@ -237,7 +239,7 @@ def sync_abas(
     limites = limites or Limites()
     result = AbasResult({a: AbaTotals(devidos=(devidos or {}).get(a, 0)) for a in abas})
     writer = _Writer(engine, uasg, run_id, result.totals, logger)
-    progress = _Progress(logger, uasg, sum((devidos or {}).values()), progress_seconds)
+    progress = _Progress(logger, rotulo or uasg, sum((devidos or {}).values()), progress_seconds)
     pool = _Pool(client, workers)
     contracts: Iterator = iter(work)
     queued: collections.deque = collections.deque()
@@ -308,8 +310,8 @@ def _drain(pool: _Pool, writer: _Writer, result: AbasResult, in_flight: int) -> 
 
 
 class _Progress:
-    def __init__(self, logger, uasg: str | None, total: int, every: float):
-        self.logger, self.uasg, self.total, self.every = logger, uasg, total, every
+    def __init__(self, logger, rotulo: str | None, total: int, every: float):
+        self.logger, self.rotulo, self.total, self.every = logger, rotulo, total, every
         self.started = self.last = time.monotonic()
 
     def maybe_log(self, result: AbasResult) -> None:
@@ -322,7 +324,7 @@ class _Progress:
         done = result.tarefas
         per_aba = ", ".join(f"{a} {t.sincronizados}/{t.devidos}" for a, t in result.totals.items())
         self.logger.info(
-            f"uasg {self.uasg} abas{' done' if final else ''}: {done}/{self.total} contract "
+            f"{self.rotulo} abas{' done' if final else ''}: {done}/{self.total} contract "
             f"tabs in {elapsed:.0f}s ({done / elapsed if elapsed else 0:.1f}/s; {per_aba}; "
             f"{result.falhas} failed)"
         )
