@@ -8,6 +8,7 @@ dead receiver never makes a sensor tick run long, and new failures are always re
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -17,7 +18,8 @@ from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.warehouse import alertas as sql
 
-TIMEOUT = (3.0, 5.0)  # connect, read: one attempt costs at most ~8 s
+TIMEOUT = (3.0, 5.0)  # connect, read (each socket read)
+ATTEMPT_S = sum(TIMEOUT)  # one attempt costs the caller at most this, whatever the receiver does
 
 
 @dataclass
@@ -55,6 +57,23 @@ def _post(session: requests.Session, url: str, row: Any) -> str | None:
     return None if resp.status_code < 300 else f"HTTP {resp.status_code}: {resp.text[:200]}"
 
 
+def _post_within(url: str, row: Any) -> str | None:
+    """``_post``, but never longer than ``ATTEMPT_S`` for the caller: requests' timeouts bound
+    each socket read, not the whole answer, so a receiver sending a byte now and then would
+    hold the caller forever. Past the limit the POST is left to finish in its daemon thread
+    (its socket closes when the receiver gives up) and counts as a failed attempt."""
+    outcome: list[str | None] = []
+
+    def attempt() -> None:
+        with requests.Session() as session:
+            outcome.append(_post(session, url, row))
+
+    worker = threading.Thread(target=attempt, name="alerta-webhook", daemon=True)
+    worker.start()
+    worker.join(ATTEMPT_S)
+    return outcome[0] if outcome else f"no complete answer within {ATTEMPT_S:.0f}s"
+
+
 def deliver(
     engine: Engine, url: str | None, *, budget_s: float, run_id: str | None = None
 ) -> dict[str, int]:
@@ -65,13 +84,12 @@ def deliver(
     with engine.connect() as conn:
         rows = sql.pending(conn, run_id=run_id)
     posted = failed = 0
-    with requests.Session() as session:
-        for row in rows:
-            if time.monotonic() + sum(TIMEOUT) > deadline:
-                break  # the rest waits for the next tick
-            error = _post(session, url, row)
-            with engine.begin() as conn:
-                sql.mark_attempt(conn, row.id, error)
-            posted += error is None
-            failed += error is not None
+    for row in rows:
+        if time.monotonic() + ATTEMPT_S > deadline:
+            break  # the rest waits for the next tick
+        error = _post_within(url, row)
+        with engine.begin() as conn:
+            sql.mark_attempt(conn, row.id, error)
+        posted += error is None
+        failed += error is not None
     return {"posted": posted, "failed": failed, "left": len(rows) - posted - failed}

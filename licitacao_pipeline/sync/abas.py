@@ -145,10 +145,10 @@ class _Writer:
         self.pending: dict[str, dict[int, list[Any]]] = {}
         self.size, self.last = 0, time.monotonic()
 
-    def add(self, aba: str, cid: int, records: list[Any]) -> None:
+    def add(self, aba: str, cid: int, records: list[Any], flush: bool = True) -> None:
         self.pending.setdefault(aba, {})[cid] = records
         self.size += 1
-        if self.size >= BATCH or time.monotonic() - self.last >= FLUSH_SECONDS:
+        if flush and (self.size >= BATCH or time.monotonic() - self.last >= FLUSH_SECONDS):
             self.flush()
 
     def flush(self) -> None:
@@ -283,29 +283,33 @@ def sync_abas(
     return result
 
 
-def _handle(answer, writer: _Writer, result: AbasResult) -> None:
+def _handle(answer, writer: _Writer, result: AbasResult, flush: bool = True) -> None:
     cid, aba, status, payload = answer
     if status == _OK:
-        writer.add(aba, cid, payload)
-    elif status == _CANCELLED:
-        result.parada = result.parada or "interrompida"
+        writer.add(aba, cid, payload, flush=flush)
+    elif status == _CANCELLED and result.parada:
+        pass  # we stopped the client (budget): the tab stays due for the next run
+    elif status == _CANCELLED:  # stopped by someone else: never a silent success
+        result.totals[aba].fail(cid, "request cancelled: the client was stopped", True)
     else:
         result.totals[aba].fail(cid, payload, unexpected=status != _FAILED)
 
 
 def _drain(pool: _Pool, writer: _Writer, result: AbasResult, in_flight: int) -> None:
-    """After an interrupt: keep the answers already here (or arriving within a second)."""
+    """After an interrupt or an error: keep the answers already here (or arriving within a
+    second), in one last write that never hides the original exception."""
+    result.parada = result.parada or "interrompida"
     deadline = time.monotonic() + DRAIN_GRACE
     try:
         while in_flight > 0:
             answer = pool.results.get(timeout=max(0.0, deadline - time.monotonic()))
             in_flight -= 1
-            _handle(answer, writer, result)
+            _handle(answer, writer, result, flush=False)
     except queue.Empty:
         pass
     try:
         writer.flush()
-    except Exception as exc:  # the interrupt matters more; what is not written stays due
+    except Exception as exc:  # what is not written stays due for the next run
         writer.logger.warning(f"abas: could not write the last answers: {exc}")
 
 

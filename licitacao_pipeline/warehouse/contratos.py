@@ -132,6 +132,17 @@ def mark_removed(conn: sa.Connection, uasg: str) -> tuple[int, int]:
         ),
         {"uasg": uasg, "motivo": REMOVIDO_FORA_DA_JANELA},
     ).rowcount
+    # Removed earlier because it vanished, listed again but outside the window: say so.
+    conn.execute(
+        sa.text(
+            """
+            UPDATE contratos c SET removido_motivo = :motivo
+            FROM listados s WHERE s.id = c.id AND s.fora AND c.uasg = :uasg
+              AND c.removido_motivo IS DISTINCT FROM :motivo
+            """
+        ),
+        {"uasg": uasg, "motivo": REMOVIDO_FORA_DA_JANELA},
+    )
     return vanished, fora
 
 
