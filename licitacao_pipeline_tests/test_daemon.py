@@ -1,157 +1,59 @@
-"""The real thing: a dagster-daemon with the project's dagster.yaml, PostgreSQL run storage
-(the machine's PostgreSQL, as in production), run workers in their own processes, the simulator
-over HTTP. Verified from run records and the warehouse, not from logs.
+"""The real thing: a dagster-daemon and a dagster-webserver with the project's dagster.yaml,
+PostgreSQL run storage (the machine's PostgreSQL, as in production), run workers in their own
+processes, the simulator over HTTP, and the `licitacao sync` command going through the
+webserver's GraphQL API. Verified from run records and the warehouse, not from logs.
 """
 
-import json
 import os
+import re
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import dagster as dg
 import pytest
 import sqlalchemy as sa
-import yaml
 
 from comprasnet_simulator import ComprasNetSimulator
+from licitacao_pipeline.cliente.orquestracao import Orquestrador
 from licitacao_pipeline.comprasnet.abas import ABAS
-from licitacao_pipeline.warehouse.engine import normalize_url
+from licitacao_pipeline.warehouse.migrate import ensure_migrated
+from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
 
-BIN = Path(sys.executable).parent
-PG_URL = os.environ.get("TEST_DAGSTER_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-MODULE = ["-m", "licitacao_pipeline.definitions"]
-FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+from .deployment import FINISHED, PG_URL, Deployment, admin_engine
 
-# One module-scoped daemon: pyproject's `--dist loadfile` keeps this file on one xdist worker.
+# One module-scoped deployment: pyproject's `--dist loadfile` keeps this file on one xdist worker.
 pytestmark = pytest.mark.daemon
 
-
-def _admin():
-    return sa.create_engine(
-        normalize_url(PG_URL), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
-    )
+CLI_UASG = "787700"  # the UASG the `licitacao sync` tests own: no other test here touches it
 
 
 @pytest.fixture(scope="module")
 def server_databases():
     try:
-        with _admin().connect() as conn:
+        with admin_engine().connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as exc:
         pytest.skip(f"no PostgreSQL server for the daemon tests at {PG_URL}: {exc}")
     names = [f"lic_dagster_{uuid.uuid4().hex[:8]}", f"lic_wh_{uuid.uuid4().hex[:8]}"]
-    with _admin().connect() as conn:
+    with admin_engine().connect() as conn:
         for name in names:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    base = normalize_url(PG_URL)
+    base = admin_engine().url
     yield [base.set(database=n) for n in names]
-    with _admin().connect() as conn:
+    with admin_engine().connect() as conn:
         for name in names:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-class Deployment:
-    """A DAGSTER_HOME built from the project's dagster.yaml plus a running dagster-daemon."""
-
-    def __init__(self, home: Path, repo_root: Path, dagster_url, warehouse_url, sim):
-        config = yaml.safe_load((repo_root / "dagster.yaml").read_text())
-        config["storage"] = {
-            "postgres": {"postgres_url": dagster_url.render_as_string(hide_password=False)}
-        }
-        config["run_monitoring"]["poll_interval_seconds"] = 1  # faster than production's 30
-        config["run_queue"] = {"dequeue_interval_seconds": 1}
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-        self.home, self.sim, self.root = home, sim, repo_root
-        self.env = {
-            **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
-            "DAGSTER_HOME": str(home),
-            "DATABASE_URL": warehouse_url.render_as_string(hide_password=False),
-            "COMPRASNET_BASE_URL": sim.base_url,
-            "LICITACAO_STEP_RETRIES": "1",
-            "LICITACAO_STEP_RETRY_DELAY_SECONDS": "0.1",
-        }
-        self.log = open(home / "daemon.log", "w")  # noqa: SIM115 (closed in close())
-        self.daemon = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", *MODULE],
-            env=self.env,
-            cwd=repo_root,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.instance = dg.DagsterInstance.from_config(str(home))
-        self.warehouse = sa.create_engine(warehouse_url, poolclass=sa.NullPool)
-
-    def launch(self, job: str, partition: str, tags: dict | None = None) -> str:
-        """`dagster job launch` as a user would; returns the new run's id."""
-        marker = uuid.uuid4().hex
-        all_tags = {"dagster/partition": partition, "test/marker": marker, **(tags or {})}
-        cmd = [
-            str(BIN / "dagster"),
-            "job",
-            "launch",
-            *MODULE,
-            "-j",
-            job,
-            "--tags",
-            json.dumps(all_tags),
-        ]
-        proc = subprocess.run(
-            cmd, env=self.env, cwd=self.root, capture_output=True, text=True, timeout=180
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        runs = self.instance.get_run_records(filters=dg.RunsFilter(tags={"test/marker": marker}))
-        assert len(runs) == 1
-        return runs[0].dagster_run.run_id
-
-    def wait(self, predicate, timeout: float, what: str):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.5)
-        tail = (self.home / "daemon.log").read_text()[-4000:]
-        raise AssertionError(f"timed out waiting for {what}; daemon log tail:\n{tail}")
-
-    def records(self, run_ids):
-        return {
-            r.dagster_run.run_id: r
-            for r in self.instance.get_run_records(filters=dg.RunsFilter(run_ids=list(run_ids)))
-        }
-
-    def wait_finished(self, run_ids, timeout=240):
-        return self.wait(
-            lambda: (
-                (recs := self.records(run_ids))
-                and all(r.dagster_run.status in FINISHED for r in recs.values())
-                and recs
-            ),
-            timeout,
-            f"runs {list(run_ids)} to finish",
-        )
-
-    def close(self):
-        os.killpg(self.daemon.pid, signal.SIGTERM)
-        try:
-            self.daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.daemon.pid, signal.SIGKILL)
-        self.instance.dispose()
-        self.warehouse.dispose()
-        self.log.close()
 
 
 @pytest.fixture(scope="module")
 def deployment(server_databases, tmp_path_factory, repo_root):
     sim = ComprasNetSimulator(
-        seed=11, contracts={"787010": 3, "787000": 80, "770001": 3, "787400": 3}, latency=0.3
+        seed=11,
+        contracts={"787010": 3, "787000": 80, "770001": 3, "787400": 3, CLI_UASG: 20},
+        latency=0.3,
     ).start()
     dep = Deployment(tmp_path_factory.mktemp("dagster_home"), repo_root, *server_databases, sim)
     yield dep
@@ -244,7 +146,7 @@ def _warehouse_snapshot(engine, uasg):
     return out
 
 
-def _expected_snapshot(sim, uasg):
+def _expected_snapshot(sim, uasg, minimum=10):
     """What an uninterrupted sync stores: every listed contract within the vigência window."""
     from licitacao_pipeline.comprasnet.parsing import content_hash, parse_contrato, within_vigencia
     from licitacao_pipeline.defs.contratos import ContratosConfig, local_today
@@ -255,7 +157,7 @@ def _expected_snapshot(sim, uasg):
         for r in sim.listing(uasg) + sim.listing(uasg, inativo=True)
         if within_vigencia(parse_contrato(r, uasg), local_today(), window)
     ]
-    assert len(listing) > 10
+    assert len(listing) > minimum
     out = {"contratos": sorted((r["id"], content_hash(r)) for r in listing)}
     for tab in ABAS:
         out[tab] = sorted(
@@ -331,3 +233,189 @@ def test_run_past_its_max_runtime_is_failed_and_the_next_queued_run_starts(deplo
         for e in dep.instance.all_logs(hung)
     )
     assert "max runtime" in messages.lower() or "exceeded" in messages.lower()
+
+
+def _tab_requests(sim) -> int:
+    return sum(sim.count(a) for a in ABAS)
+
+
+def test_terminated_run_stops_its_requests_at_once_and_the_next_run_resumes(deployment):
+    """Terminate as the UI does (the run coordinator's cancel_run): the run worker stops
+    sending requests within 2 s, keeps what it stored, ends CANCELED, and the next run of the
+    UASG fetches only the rest."""
+    dep, uasg = deployment, "787000"
+    expected = _expected_snapshot(dep.sim, uasg)
+    total = len(ABAS) * len(expected["contratos"])  # one request per tab of each contract
+    ensure_migrated(dep.warehouse)
+    with dep.warehouse.begin() as conn:  # every tab due (whatever earlier tests synced)
+        stamps = ", ".join(f"{a}_atualizado_em = NULL" for a in ABAS)
+        conn.execute(sa.text(f"UPDATE contratos SET {stamps} WHERE uasg = :u"), {"u": uasg})
+    dep.sim.reset_counts()
+    first = dep.launch("sincronizar_contratos", uasg)
+    dep.wait(lambda: _tab_requests(dep.sim) >= 40, 180, "the tab sync to be under way")
+    cancelled_at = time.monotonic()
+    assert dep.instance.run_coordinator.cancel_run(first)
+    last_change, seen = cancelled_at, _tab_requests(dep.sim)
+    while dep.instance.get_run_by_id(first).status not in FINISHED:
+        now = _tab_requests(dep.sim)
+        if now != seen:
+            last_change, seen = time.monotonic(), now
+        time.sleep(0.05)
+        assert time.monotonic() - cancelled_at < 60, "the terminated run did not end"
+    assert dep.instance.get_run_by_id(first).status == dg.DagsterRunStatus.CANCELED
+    assert _tab_requests(dep.sim) == seen  # nothing after the run ended either
+    assert last_change - cancelled_at <= 2.1, f"requests went on {last_change - cancelled_at:.1f}s"
+    assert seen < total, "the cancel came too late to interrupt anything"
+
+    second = dep.launch("sincronizar_contratos", uasg)
+    assert dep.wait_finished([second])[second].dagster_run.status == dg.DagsterRunStatus.SUCCESS
+    assert _tab_requests(dep.sim) <= total * 1.02  # both runs together: little refetched
+    assert _warehouse_snapshot(dep.warehouse, uasg) == expected
+
+
+# -- `licitacao sync`: submitted through the webserver's GraphQL API, so through the run queue --
+
+
+@pytest.fixture(scope="module")
+def synced_by_cli(deployment):
+    """`licitacao sync 787700`, followed to its end: the first sync of that UASG."""
+    deployment.webserver_ready()
+    return deployment.licitacao("sync", CLI_UASG)
+
+
+def _run_ids(text: str, url: str) -> list[str]:
+    return re.findall(rf"{re.escape(url)}/runs/([0-9a-f-]{{36}})", text)
+
+
+def _submitted_run_id(proc: subprocess.Popen, url: str) -> str:
+    """Read a background `licitacao sync` until it has printed its run's URL."""
+    for line in iter(proc.stdout.readline, ""):
+        if ids := _run_ids(line, url):
+            return ids[0]
+    raise AssertionError(f"licitacao sync exited with {proc.wait()} before submitting")
+
+
+def test_sync_cli_follows_a_uasg_sync_to_its_final_counts(deployment, synced_by_cli):
+    dep, proc = deployment, synced_by_cli
+    out = proc.stdout
+    assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
+    (run_id,) = set(_run_ids(proc.stderr + out, dep.url))
+    run = dep.instance.get_run_by_id(run_id)
+    assert run.job_name == "sincronizar_contratos" and run.status == dg.DagsterRunStatus.SUCCESS
+    assert run.tags["dagster/partition"] == CLI_UASG and run.tags["licitacao/origem"] == "cli"
+    expected = _expected_snapshot(dep.sim, CLI_UASG, minimum=3)
+    assert _warehouse_snapshot(dep.warehouse, CLI_UASG) == expected
+    # the final counts, from the run's materializations, under the UASG's name
+    kept, listed = len(expected["contratos"]), len(dep.sim.contrato_ids(CLI_UASG))
+    nome = nome_da_unidade(dep.warehouse, CLI_UASG)
+    assert f"{CLI_UASG} ({nome}): SUCCESS in " in out
+    assert f"  contratos: listados={listed} inseridos={kept} atualizados=0 " in out
+    for tab in ABAS:
+        rows = len(expected[tab])
+        assert (
+            f"  contratos_{tab}: contratos_devidos={kept} contratos_sincronizados={kept} "
+            f"contratos_com_falha=0 contratos_pendentes=0 linhas={rows} linhas_inseridas={rows} "
+        ) in out
+    # and the progress while it ran: steps, the pipeline's own log lines
+    assert "step contratos started" in out and "step contratos_abas started" in out
+    assert f"abas done: {4 * kept}/{4 * kept} contract tabs" in out
+
+
+def test_sync_cli_names_a_failed_run_and_refuses_an_unknown_uasg(deployment):
+    dep = deployment
+    dep.webserver_ready()
+    missing = str(int(CLI_UASG) * 100000 + 99)  # the simulator has 20 contracts there
+    proc = dep.licitacao("sync", "--contrato", missing, "--uasg", CLI_UASG, "--aba", "empenhos")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = [line for line in proc.stdout.splitlines() if line.startswith(CLI_UASG)]
+    assert len(summary) == 1 and ": FAILURE" in summary[0], proc.stdout
+    assert f"error: Failure: contrato {missing} does not exist at ComprasNet" in proc.stdout
+
+    before = len(dep.runs_tagged({"dagster/partition": CLI_UASG}))
+    unknown = dep.licitacao("sync", CLI_UASG, "999999")
+    assert unknown.returncode == 2, unknown.stderr
+    assert "UASG 999999 is not a configured partition" in unknown.stderr
+    assert not dep.runs_tagged({"dagster/partition": "999999"})
+    assert len(dep.runs_tagged({"dagster/partition": CLI_UASG})) == before  # none of the two
+
+
+def test_sync_cli_runs_of_one_uasg_queue_and_one_contract_tab_is_refreshed_alone(
+    deployment, synced_by_cli
+):
+    dep, sim = deployment, deployment.sim
+    assert synced_by_cli.returncode == 0
+    with dep.warehouse.connect() as conn:
+        stored = conn.execute(
+            sa.text("SELECT id FROM contratos WHERE uasg = :u AND removido_em IS NULL ORDER BY id"),
+            {"u": CLI_UASG},
+        ).scalars()
+        cid = next(c for c in stored if sim.tab(c, "empenhos"))
+    sim.change_tab_record(cid, "empenhos", 0, numero="2099NE999999")
+    sim.reset_counts()
+    # The UASG run waits on a slow listing: the runs submitted after it stay queued meanwhile.
+    sim.inject_fault("timeout", path=rf"^/api/contrato/inativo/ug/{CLI_UASG}$", times=1, delay=5)
+    with ThreadPoolExecutor(2) as pool:
+        submitted = list(
+            pool.map(
+                lambda args: dep.licitacao(*args),
+                [
+                    ("sync", CLI_UASG, "--no-wait"),
+                    ("sync", "--contrato", str(cid), "--tab", "empenhos", "--no-wait"),
+                ],
+            )
+        )
+    for proc in submitted:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert len(proc.stdout.split()) == 1, proc.stdout  # --no-wait: just the run id
+    ids = [proc.stdout.strip() for proc in submitted]
+    assert set(dep.records(ids)) == set(ids)
+    assert f"contract {cid}: UASG {CLI_UASG} (from the warehouse)" in submitted[1].stderr
+
+    # Two followers of later runs: one is interrupted (Ctrl-C), the other sees its run canceled.
+    interrupted = dep.licitacao_popen("sync", CLI_UASG)
+    canceled = dep.licitacao_popen("sync", CLI_UASG)
+    waiting = [_submitted_run_id(p, dep.url) for p in (interrupted, canceled)]
+    orq = Orquestrador(dep.url)
+
+    def one_running_the_rest_queued():
+        stats = orq.queue_stats()
+        mine = stats.por_uasg.get(CLI_UASG, {})
+        assert mine.get("em_execucao", 0) <= 1, stats
+        return mine.get("em_execucao") == 1 and mine["na_fila"] >= 2 and stats
+
+    stats = dep.wait(one_running_the_rest_queued, 60, f"{CLI_UASG}: one run started, 2 queued")
+    assert stats.na_fila >= 2 and stats.em_execucao >= 1
+
+    interrupted.send_signal(signal.SIGINT)
+    out, _ = interrupted.communicate(timeout=60)
+    assert interrupted.returncode == 130, out
+    assert f"licitacao cancel {waiting[0]}" in out
+    cancel = dep.licitacao("cancel", *waiting)
+    assert cancel.returncode == 0, cancel.stderr
+    out, _ = canceled.communicate(timeout=120)
+    assert canceled.returncode == 1, out
+    assert f"): CANCELED  {dep.url}/runs/{waiting[1]}" in out
+
+    recs = dep.wait_finished(ids + waiting, timeout=240)
+    statuses = [recs[i].dagster_run.status.value for i in ids + waiting]
+    assert statuses == ["SUCCESS", "SUCCESS", "CANCELED", "CANCELED"]
+    assert recs[ids[1]].dagster_run.tags["licitacao/unidade"] == nome_da_unidade(
+        dep.warehouse, CLI_UASG
+    )
+    # never two runs of the UASG at once, whoever submitted them
+    spans = _intervals(dep.runs_tagged({"dagster/partition": CLI_UASG}))
+    assert len(spans) >= 3 and all(end for _, end in spans)
+    for a, b in zip(spans, spans[1:], strict=False):
+        assert a[1] <= b[0], f"{CLI_UASG} runs overlap: {a} {b}"
+    # the contract run fetched that contract and that tab only, and stored the change
+    asked = {p: n for p, n in sim.requests.items() if re.search(rf"/{cid}(/|$)", p)}
+    assert asked == {f"/api/contrato/id/{cid}": 1, f"/api/contrato/{cid}/empenhos": 1}
+    with dep.warehouse.connect() as conn:
+        numeros = conn.execute(
+            sa.text(
+                "SELECT payload->>'numero' FROM contratos_empenhos "
+                "WHERE contrato_id = :c AND removido_em IS NULL"
+            ),
+            {"c": cid},
+        ).scalars()
+        assert "2099NE999999" in set(numeros)

@@ -1,0 +1,182 @@
+"""Follow submitted runs until they end, printing what matters (status changes, step starts and
+ends, the pipeline's own log lines, materialized counts, failures), then each run's counts."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dagster import DagsterRunStatus
+
+from licitacao_pipeline.cliente.orquestracao import UNIDADE_TAG, Evento, Execucao, Orquestrador
+
+# Metadata keys shown as counts, in this order: ``contratos``, then the tabs.
+CONTAGENS = (
+    "listados",
+    "inseridos",
+    "atualizados",
+    "inalterados",
+    "removidos",
+    "removidos_fora_da_janela",
+    "rejeitados",
+    "filtrados_por_vigencia",
+    "duplicados",
+    "contratos_devidos",
+    "contratos_sincronizados",
+    "contratos_com_falha",
+    "contratos_pendentes",
+    "linhas",
+    "linhas_inseridas",
+    "linhas_atualizadas",
+    "linhas_removidas",
+    "linhas_rejeitadas",
+)
+RETRY_WAIT_SECONDS = 60.0  # how long a crashed run's automatic retry may take to appear
+_LOG_LEVELS = {"INFO", "WARNING", "ERROR", "CRITICAL"}
+_CLASS_PATH = re.compile(r"^(?:[A-Za-z_][\w]*\.)+([A-Za-z_]\w*): ")
+
+
+@dataclass
+class Acompanhado:
+    """One followed run: what was submitted, and what has been seen of it so far."""
+
+    run_id: str
+    rotulo: str  # how the UASG is shown, e.g. "787010 (CAPITANIA ...)"
+    cursor: str | None = None
+    execucao: Execucao | None = None
+    contagens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    erros: list[str] = field(default_factory=list)
+    retry_deadline: float | None = None
+    iniciado: bool = False  # its run worker started (a run canceled in the queue never does)
+
+    @property
+    def codigo(self) -> str:
+        return self.rotulo.split(" ", 1)[0]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.execucao is not None and self.execucao.status == DagsterRunStatus.SUCCESS
+
+
+def contagens(metadados: dict[str, Any]) -> str:
+    return " ".join(f"{k}={metadados[k]}" for k in CONTAGENS if k in metadados)
+
+
+def _erro(text: str | None) -> str:
+    """An error message on one line, without the exception's module path."""
+    line = " ".join((text or "").split())
+    line = _CLASS_PATH.sub(r"\1: ", line)
+    return line if len(line) <= 400 else line[:399] + "…"
+
+
+def describe(e: Evento) -> str | None:
+    """The line to print for an event, or None for the ones that do not matter to people."""
+    if e.tipo == "ExecutionStepStartEvent":
+        return f"step {e.step} started"
+    if e.tipo in ("ExecutionStepSuccessEvent", "ExecutionStepUpForRetryEvent"):
+        return e.mensagem
+    if e.tipo == "ExecutionStepRestartEvent":
+        return e.mensagem or f"step {e.step} restarted"
+    if e.tipo == "ExecutionStepFailureEvent":
+        return f"step {e.step} FAILED: {_erro(e.erro or e.mensagem)}"
+    if e.tipo == "LogMessageEvent" and e.nivel in _LOG_LEVELS:
+        return e.mensagem
+    if e.tipo in ("MaterializationEvent", "ObservationEvent"):
+        verb = "materialized" if e.tipo == "MaterializationEvent" else "observed"
+        return f"{verb} {e.asset}: {contagens(dict(e.metadados))}".rstrip(": ")
+    if e.tipo == "AssetCheckEvaluationEvent" and e.sucesso is False:
+        return e.mensagem
+    if e.tipo in ("RunFailureEvent", "RunCanceledEvent", "RunCancelingEvent"):
+        return e.mensagem + (f": {_erro(e.erro)}" if e.erro else "")
+    if e.tipo == "EngineEvent" and e.nivel in ("WARNING", "ERROR", "CRITICAL"):
+        return e.mensagem
+    return None
+
+
+def _stamp(ts: float | None = None) -> str:
+    return datetime.fromtimestamp(ts or time.time()).strftime("%H:%M:%S")
+
+
+class Acompanhamento:
+    """Polls the runs' status and events through ``orq`` and prints with ``out``."""
+
+    def __init__(
+        self, orq: Orquestrador, out: Callable[[str], None] = print, interval: float = 1.0
+    ):
+        self.orq, self.out, self.interval = orq, out, interval
+
+    def follow(self, runs: list[Acompanhado]) -> list[Acompanhado]:
+        """Until every run (or its automatic retry) has ended; returns them."""
+        pending = list(runs)
+        while pending:
+            for run in list(pending):
+                if self._poll(run):
+                    pending.remove(run)
+            if pending:
+                time.sleep(self.interval)
+        return runs
+
+    def summary(self, run: Acompanhado) -> list[str]:
+        ex = run.execucao
+        assert ex is not None
+        nome = ex.tags.get(UNIDADE_TAG)
+        rotulo = f"{run.codigo} ({nome})" if nome else run.rotulo
+        took = ""
+        if run.iniciado and ex.start_time and ex.end_time:
+            took = f" in {ex.end_time - ex.start_time:.1f}s"
+        lines = [f"{rotulo}: {ex.status.value}{took}  {self.orq.run_url(run.run_id)}"]
+        lines += [f"  {asset}: {contagens(m)}" for asset, m in run.contagens.items()]
+        lines += [f"  error: {erro}" for erro in dict.fromkeys(run.erros)]
+        return lines
+
+    def _say(self, run: Acompanhado, text: str, ts: float | None = None) -> None:
+        self.out(f"{_stamp(ts)} [{run.codigo}] {text}")
+
+    def _poll(self, run: Acompanhado) -> bool:
+        """One look at the run; True once it has ended and will not be retried."""
+        ex = self.orq.run(run.run_id)  # status first: the events read next include its cause
+        changed = run.execucao is None or ex.status != run.execucao.status
+        run.execucao = ex
+        if changed and not ex.finished:
+            started = ex.status == DagsterRunStatus.STARTED
+            self._say(run, ex.status.value, ex.start_time if started else None)
+        events, run.cursor = self.orq.events(run.run_id, run.cursor)
+        for e in events:
+            self._collect(run, e)
+        if changed and ex.finished:  # after the events that led to it
+            self._say(run, ex.status.value, ex.end_time)
+        if not ex.finished:
+            return False
+        if ex.status == DagsterRunStatus.FAILURE and ex.tags.get("dagster/will_retry") == "true":
+            return self._switch_to_retry(run)
+        return True
+
+    def _collect(self, run: Acompanhado, e: Evento) -> None:
+        run.iniciado = run.iniciado or e.tipo == "RunStartEvent"
+        if e.tipo in ("MaterializationEvent", "ObservationEvent") and e.asset:
+            counts = {k: v for k, v in e.metadados.items() if k in CONTAGENS}
+            if counts:
+                run.contagens[e.asset] = counts
+        line = describe(e)
+        if e.tipo == "RunFailureEvent" and run.erros:
+            line = e.mensagem  # the step failure above already said why
+        if e.tipo in ("ExecutionStepFailureEvent", "RunFailureEvent") and e.erro:
+            run.erros.append(_erro(e.erro))
+        if line:
+            self._say(run, line, e.timestamp)
+
+    def _switch_to_retry(self, run: Acompanhado) -> bool:
+        if run.retry_deadline is None:
+            run.retry_deadline = time.monotonic() + RETRY_WAIT_SECONDS
+        retry = self.orq.retry_of(run.run_id)
+        if retry is None:
+            return time.monotonic() > run.retry_deadline  # give up: report the failure
+        self._say(run, f"run {run.run_id} crashed; Dagster retries it as run {retry.run_id}")
+        run.run_id, run.cursor, run.execucao, run.retry_deadline = retry.run_id, None, None, None
+        run.iniciado = False
+        run.erros.clear()
+        return False
