@@ -19,7 +19,10 @@ abas_seguem_contratos = dg.AutomationConditionSensorDefinition(
     minimum_interval_seconds=30,
     run_tags={"dagster/priority": "0", "dagster/max_runtime": "3600", "licitacao/tipo": "abas"},
     emit_backfills=False,
-    description="When a UASG's contratos partition is materialized, sync its tabs next.",
+    description=(
+        "When a UASG's contratos partition is materialized alone (a manual subset), sync its "
+        "tabs next; a run that already did the tabs (every UASG sync does) is left alone."
+    ),
 )
 
 
