@@ -13,27 +13,17 @@ from typing import Any
 from dagster import DagsterRunStatus
 
 from licitacao_pipeline.cliente.orquestracao import UNIDADE_TAG, Evento, Execucao, Orquestrador
+from licitacao_pipeline.sync import contratos
+from licitacao_pipeline.sync.abas import AbaTotals
 
 # Metadata keys shown as counts, in this order: ``contratos``, then the tabs.
 CONTAGENS = (
-    "listados",
-    "inseridos",
-    "atualizados",
-    "inalterados",
-    "removidos",
-    "removidos_fora_da_janela",
-    "rejeitados",
-    "filtrados_por_vigencia",
-    "duplicados",
+    *contratos.CONTAGENS,
     "contratos_devidos",
     "contratos_sincronizados",
     "contratos_com_falha",
     "contratos_pendentes",
-    "linhas",
-    "linhas_inseridas",
-    "linhas_atualizadas",
-    "linhas_removidas",
-    "linhas_rejeitadas",
+    *AbaTotals().linhas_metadata(),
 )
 RETRY_WAIT_SECONDS = 60.0  # how long a crashed run's automatic retry may take to appear
 _LOG_LEVELS = {"INFO", "WARNING", "ERROR", "CRITICAL"}

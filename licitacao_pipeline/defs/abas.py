@@ -19,6 +19,7 @@ from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResou
 from licitacao_pipeline.defs.retries import transient_only
 from licitacao_pipeline.sync.abas import Limites, sync_abas
 from licitacao_pipeline.warehouse import abas as sql
+from licitacao_pipeline.warehouse.contratos import count_active
 from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
 
 ABA_KEYS = {aba: dg.AssetKey(f"contratos_{aba}") for aba in ABAS}
@@ -96,7 +97,8 @@ def contratos_abas(
         nome = nome_da_unidade(engine, uasg)
         tag_unidade(context, nome)
         inicio = sql.now(engine)
-        ativos = sql.active_contracts(engine, uasg)
+        with engine.connect() as conn:
+            ativos = count_active(conn, uasg)
         devidos = sql.due_counts(engine, uasg, abas, inicio=inicio, **window)
         context.log.info(
             f"{uasg_label(uasg, nome)}: {ativos} active contracts; due per tab: "
@@ -131,11 +133,7 @@ def contratos_abas(
                 "contratos_sincronizados": t.sincronizados,
                 "contratos_com_falha": t.falhas,
                 "contratos_pendentes": pendentes[aba],
-                "linhas": t.linhas,
-                "linhas_inseridas": t.inseridas,
-                "linhas_atualizadas": t.atualizadas,
-                "linhas_removidas": t.removidas,
-                "linhas_rejeitadas": t.rejeitadas,
+                **t.linhas_metadata(),
                 "amostras_falhas": t.amostras_falhas,
                 "amostras_rejeitadas": t.amostras_rejeitadas,
                 "parada": result.parada or "fila esgotada",

@@ -71,11 +71,7 @@ def sincronizar_abas_do_contrato(
                 metadata={
                     "contrato_id": cid,
                     "sob_demanda": True,
-                    "linhas": t.linhas,
-                    "linhas_inseridas": t.inseridas,
-                    "linhas_atualizadas": t.atualizadas,
-                    "linhas_removidas": t.removidas,
-                    "linhas_rejeitadas": t.rejeitadas,
+                    **t.linhas_metadata(),
                     "amostras_falhas": t.amostras_falhas,
                 },
             )

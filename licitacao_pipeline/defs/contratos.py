@@ -93,20 +93,7 @@ def contratos(
     tag_unidade(context, nome)
     stats = client.stats.snapshot()
     duration = time.monotonic() - started
-    counts = {
-        k: getattr(result, k)
-        for k in (
-            "listados",
-            "inseridos",
-            "atualizados",
-            "inalterados",
-            "removidos",
-            "removidos_fora_da_janela",
-            "rejeitados",
-            "filtrados_por_vigencia",
-            "duplicados",
-        )
-    }
+    counts = result.contagens()
     context.log.info(
         f"{uasg_label(uasg, nome)}: "
         + ", ".join(f"{v} {k}" for k, v in counts.items())

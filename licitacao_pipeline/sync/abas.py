@@ -60,6 +60,16 @@ class AbaTotals:
     amostras_falhas: list[dict[str, Any]] = field(default_factory=list)
     amostras_rejeitadas: list[dict[str, Any]] = field(default_factory=list)
 
+    def linhas_metadata(self) -> dict[str, int]:
+        """Row counts as materialization/observation metadata."""
+        return {
+            "linhas": self.linhas,
+            "linhas_inseridas": self.inseridas,
+            "linhas_atualizadas": self.atualizadas,
+            "linhas_removidas": self.removidas,
+            "linhas_rejeitadas": self.rejeitadas,
+        }
+
     def fail(self, contrato_id: int, error: str, unexpected: bool = False) -> None:
         self.falhas += 1
         self.falhas_inesperadas += unexpected

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -41,6 +41,19 @@ from licitacao_pipeline.warehouse.rejects import SAMPLE_SIZE, RejectLog
 
 log = logging.getLogger(__name__)
 BATCH = 1000
+
+
+CONTAGENS = (
+    "listados",
+    "inseridos",
+    "atualizados",
+    "inalterados",
+    "removidos",
+    "removidos_fora_da_janela",
+    "rejeitados",
+    "filtrados_por_vigencia",
+    "duplicados",
+)
 
 
 class SyncAborted(Exception):
@@ -71,8 +84,9 @@ class ContratosSyncResult:
     def taxa_rejeicao(self) -> float:
         return self.rejeitados / self.listados if self.listados else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def contagens(self) -> dict[str, int]:
+        """The counts, in the order people read them."""
+        return {k: getattr(self, k) for k in CONTAGENS}
 
 
 @dataclass(frozen=True)

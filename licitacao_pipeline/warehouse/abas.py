@@ -193,14 +193,6 @@ def due_counts(
     return dict(zip(abas, row, strict=True))
 
 
-def active_contracts(engine: Engine, uasg: str) -> int:
-    query = sa.select(sa.func.count()).where(
-        contratos.c.uasg == uasg, contratos.c.removido_em.is_(None)
-    )
-    with engine.connect() as conn:
-        return conn.execute(query).scalar_one()
-
-
 class DueQueue:
     """Contracts of a UASG with at least one due tab, as ``(contrato_id, due abas)``, in pages.
 
