@@ -13,8 +13,8 @@ import time
 
 import dagster as dg
 from _common import control, scratch_database, simulator_process
-from licitacao_pipeline.assets.contratos import contratos
-from licitacao_pipeline.resources import ComprasNetResource, WarehouseResource
+from licitacao_pipeline.defs.contratos import contratos
+from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 
 UASG = "787010"
 
@@ -54,8 +54,8 @@ def main() -> None:
         second = run(resources)
         rewall = time.perf_counter() - t1
         counts = control(base, "counts")
-    rows = first["inserted"]
-    print(f"contracts in listing        : {first['listed']}")
+    rows = first["inseridos"]
+    print(f"contracts in listing        : {first['listados']}")
     print(f"first sync wall time        : {wall:.2f} s")
     print(f"first sync rows/s           : {rows / wall:,.0f}")
     print(f"bytes downloaded            : {first['bytes']:,}")
@@ -68,7 +68,7 @@ def main() -> None:
         f"re-sync requests            : {sum(counts['requests'].values())} "
         f"(listing {counts['by_kind'].get('listing', 0)})"
     )
-    print(f"re-sync rows written        : {second['rows_written']} (target 0)")
+    print(f"re-sync rows written        : {second['linhas_escritas']} (target 0)")
 
 
 if __name__ == "__main__":
