@@ -13,6 +13,7 @@ import time
 
 import dagster as dg
 from _common import control, scratch_database, simulator_process
+
 from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 
