@@ -42,7 +42,10 @@ def _dev(args: argparse.Namespace) -> int:
         from licitacao_pipeline.warehouse.engine import embedded_url
 
         env["DATABASE_URL"] = embedded_url().render_as_string(hide_password=False)
-        print(f"warehouse: embedded PostgreSQL ({env['DATABASE_URL']})", flush=True)
+    from licitacao_pipeline.warehouse.engine import get_engine
+
+    get_engine(env["DATABASE_URL"])  # migrated now, not during the first run
+    print(f"warehouse: {env['DATABASE_URL']} (migrated)", flush=True)
     if args.simulator:
         try:
             from comprasnet_simulator import ComprasNetSimulator

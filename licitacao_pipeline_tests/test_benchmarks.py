@@ -7,7 +7,14 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "script", ["bench_contratos.py", "bench_abas.py", "bench_abas_memoria.py", "bench_escala.py"]
+    "script",
+    [
+        "bench_contratos.py",
+        "bench_abas.py",
+        "bench_abas_memoria.py",
+        "bench_escala.py",
+        "bench_latencia.py",
+    ],
 )
 def test_benchmark_script_imports_and_parses_its_arguments(repo_root, script):
     proc = subprocess.run(

@@ -12,7 +12,7 @@ def _compose(repo_root):
 def test_production_instance_mirrors_the_dev_limits(repo_root):
     prod = yaml.safe_load(_compose(repo_root)["configs"]["dagster_instance"]["content"])
     dev = yaml.safe_load((repo_root / "dagster.yaml").read_text())
-    for key in ("concurrency", "run_retries", "run_monitoring"):
+    for key in ("concurrency", "run_queue", "run_retries", "run_monitoring"):
         assert prod[key] == dev[key], key
     pg = prod["storage"]["postgres"]["postgres_db"]
     assert (

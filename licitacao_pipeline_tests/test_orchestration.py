@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import pytest
 
+from licitacao_pipeline.definitions import defs
 from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.defs.limpeza import limpeza
@@ -43,6 +44,30 @@ def test_tabs_are_requested_for_the_partition_whose_contratos_materialized(sim, 
             defs=graph, instance=instance, cursor=result.cursor
         )
         assert again.total_requested == 0  # handled once, not on every tick
+
+
+def test_a_uasg_sync_is_one_run_and_automation_adds_no_second_tab_run(sim, resources, engine):
+    """The daytime job syncs the listing and the due tabs in one run; the tab automation (for
+    a listing materialized alone) must not follow it with a second, redundant tab run."""
+    job = defs.resolve_job_def("sincronizar_contratos")
+    assert set(job.asset_layer.executable_asset_keys) == {dg.AssetKey("contratos"), *TAB_KEYS}
+    graph = dg.Definitions(assets=[contratos, contratos_abas], resources=resources)
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=graph, instance=instance)
+        result = dg.materialize(
+            [contratos, contratos_abas],
+            partition_key="787000",
+            resources=resources,
+            instance=instance,
+            run_config={"ops": ALL},
+        )
+        assert result.success
+        after = dg.evaluate_automation_conditions(
+            defs=graph, instance=instance, cursor=first.cursor
+        )
+        assert after.total_requested == 0
+    stamps = rows(engine, where="uasg = '787000'")
+    assert stamps and all(r["detalhes_atualizados_em"] is not None for r in stamps)
 
 
 class Receiver:

@@ -95,7 +95,7 @@ class Acompanhamento:
     """Polls the runs' status and events through ``orq`` and prints with ``out``."""
 
     def __init__(
-        self, orq: Orquestrador, out: Callable[[str], None] = print, interval: float = 1.0
+        self, orq: Orquestrador, out: Callable[[str], None] = print, interval: float = 0.3
     ):
         self.orq, self.out, self.interval = orq, out, interval
 
