@@ -9,6 +9,12 @@ from licitacao_pipeline.defs.contrato_sob_demanda import sincronizar_contrato
 from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.defs.jobs import sincronizacao_completa, sincronizar_contratos
 from licitacao_pipeline.defs.limpeza import limpeza
+from licitacao_pipeline.defs.portal import (
+    atualizacao_portal,
+    portal_assets,
+    verificacao_saude,
+    verificar_saude,
+)
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.schedules import build_schedules
 from licitacao_pipeline.defs.sensors import abas_seguem_contratos, alerta_falhas, alertas_pendentes
@@ -20,13 +26,19 @@ def _from_env(**fields: str) -> dict[str, dg.EnvVar]:
 
 
 defs = dg.Definitions(
-    assets=[contratos, contratos_abas],
+    assets=[contratos, contratos_abas, *portal_assets],
     # One process per run: steps share it sequentially (the parallelism is inside the steps and
     # across UASG runs), which saves a Python start per step and keeps memory predictable.
     executor=dg.in_process_executor,
-    jobs=[sincronizar_contratos, sincronizacao_completa, sincronizar_contrato, limpeza],
-    schedules=build_schedules(),
-    sensors=[abas_seguem_contratos, alerta_falhas, alertas_pendentes],
+    jobs=[
+        sincronizar_contratos,
+        sincronizacao_completa,
+        sincronizar_contrato,
+        limpeza,
+        verificar_saude,
+    ],
+    schedules=[*build_schedules(), verificacao_saude],
+    sensors=[abas_seguem_contratos, alerta_falhas, alertas_pendentes, atualizacao_portal],
     resources={
         "comprasnet": ComprasNetResource(**_from_env(base_url="COMPRASNET_BASE_URL")),
         "warehouse": WarehouseResource(**_from_env(database_url="DATABASE_URL")),

@@ -143,7 +143,12 @@ def run_queries():
 
 def test_one_daytime_schedule_fires_the_seeds_at_their_hours(instance):
     names = sorted(s.name for s in REPO.schedule_defs)
-    assert names == ["limpeza_diaria", "sincronizacao_completa_diaria", "sincronizacao_diaria"]
+    assert names == [
+        "limpeza_diaria",
+        "sincronizacao_completa_diaria",
+        "sincronizacao_diaria",
+        "verificacao_saude",
+    ]
     diaria = REPO.get_schedule_def("sincronizacao_diaria")
     assert diaria.execution_timezone == "America/Sao_Paulo"
     assert fires_at(diaria) == [(h, 0) for h in sorted(DEFAULT_HOURS.values())]

@@ -1,5 +1,5 @@
 """Job ``limpeza`` (the old 02:00 ``cleanup_old_sync_jobs_task``): old runs with their event and
-compute logs, export files, rejected records and alerts past retention."""
+compute logs, export files, rejected records, alerts and portal snapshots past retention."""
 
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,7 +14,8 @@ FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.Dagster
 
 class LimpezaConfig(dg.Config):
     retencao_dias: int = 30
-    """Runs (with their logs), export files, rejected records and alerts older than this go."""
+    """Runs (with their logs), export files, rejected records, alerts and portal snapshots older
+    than this go (portal snapshots older than two days keep one per UASG per day)."""
     simulacao: bool = False
     """Only report what would be removed (a dry run)."""
 
@@ -48,8 +49,9 @@ def limpar_registros_antigos(
     verb = "would remove" if config.simulacao else "removed"
     context.log.info(
         f"cleanup {verb} {runs} runs, {files} export files ({size:,} bytes), "
-        f"{purged['rejeicoes_removidas']} rejected records and {purged['alertas_removidos']} "
-        f"alerts older than {cutoff:%Y-%m-%d %H:%M} UTC"
+        f"{purged['rejeicoes_removidas']} rejected records, {purged['alertas_removidos']} "
+        f"alerts, {purged['estatisticas_removidas']} statistics and "
+        f"{purged['metricas_removidas']} metrics snapshots older than {cutoff:%Y-%m-%d %H:%M} UTC"
     )
     return dg.Output(
         None,

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.config import export_dir
-from licitacao_pipeline.warehouse import alertas, rejects
+from licitacao_pipeline.warehouse import alertas, portal, rejects
 
 
 def delete_old_exports(cutoff: datetime, dry_run: bool) -> tuple[int, int]:
@@ -26,11 +26,13 @@ def delete_old_exports(cutoff: datetime, dry_run: bool) -> tuple[int, int]:
 
 
 def purge_warehouse(engine: Engine, retention_days: int, dry_run: bool) -> dict[str, int]:
-    """Rejected records not seen and alerts older than the retention."""
+    """Rejected records not seen, alerts and portal snapshots older than the retention
+    (portal snapshots older than two days are also thinned to one per UASG per day)."""
     with engine.begin() as conn:
         counts = {
             "rejeicoes_removidas": rejects.purge_rejects(conn, retention_days),
             "alertas_removidos": alertas.purge(conn, retention_days),
+            **portal.purge_snapshots(conn, retention_days),
         }
         if dry_run:
             conn.rollback()

@@ -1,0 +1,373 @@
+"""Portal layer in the Dagster UI (group ``portal``): the ``painel_contratos`` view, its
+statistics, dashboard metrics and the expiring-contracts report, kept fresh by declarative
+automation (sensor ``atualizacao_portal``) under freshness policies; and the health-check job.
+
+Thin: the work is in ``sync.portal``; here are conditions, policies, metadata and the Dagster
+instance queries (last sync per UASG, run counts).
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+
+from licitacao_pipeline.config import TIMEZONE, export_dir
+from licitacao_pipeline.defs.abas import ABA_KEYS
+from licitacao_pipeline.defs.contratos import contratos, local_today
+from licitacao_pipeline.defs.partitions import UASGS
+from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
+from licitacao_pipeline.defs.retries import transient_only
+from licitacao_pipeline.sync import portal
+from licitacao_pipeline.warehouse.engine import database_url
+
+GROUP = "portal"
+CONTRATOS = dg.AssetKey("contratos")
+UPSTREAM = [contratos, *ABA_KEYS.values()]
+RUN_TAGS = {"dagster/priority": "5", "dagster/max_runtime": "1800", "licitacao/tipo": "portal"}
+PREVIEW_ROWS = 10
+RUNNING = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+NEVER = datetime.min.replace(tzinfo=UTC)
+
+# --- automation -------------------------------------------------------------------------------
+
+
+def _tick(cron: str) -> dg.AutomationCondition:
+    """A tick of ``cron`` (São Paulo) passed since this asset was last requested or updated."""
+    return dg.AutomationCondition.cron_tick_passed(cron, TIMEZONE).since_last_handled()
+
+
+_NOT_RUNNING = ~dg.AutomationCondition.in_progress()
+# Every 10 min whatever happens (so one failed refresh still keeps the 30-minute bound), and at
+# the next 5-minute tick after any UASG's contratos or tab lands. Not while a refresh is queued
+# or running; never waits for syncs in progress or UASGs never synced (thousands of partitions).
+REFRESH = (
+    (
+        _tick("*/10 * * * *")
+        | (_tick("*/5 * * * *") & dg.AutomationCondition.any_deps_updated().since_last_handled())
+    )
+    & _NOT_RUNNING
+).with_label("a cada 10 min, ou no próximo múltiplo de 5 min após uma sincronização")
+# Requested together with the view (same run), and after any refresh of it.
+FOLLOWS_VIEW = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled() & _NOT_RUNNING
+).with_label("após cada atualização de painel_contratos")
+# Every 4 minutes: a value always lands inside the 5-minute window despite sensor and launch lag.
+METRICS = (_tick("*/4 * * * *") & _NOT_RUNNING).with_label("a cada 4 min")
+# 06:00, as soon as the view has been refreshed after 06:00.
+REPORT = dg.AutomationCondition.on_cron("0 6 * * *", TIMEZONE)
+
+# Legal bound (REN 1.137/2025 Art. 106): published data at most 30 minutes old.
+PORTAL_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(minutes=30), warn_window=timedelta(minutes=20)
+)
+METRICS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=5))
+REPORT_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 7 * * *", lower_bound_delta=timedelta(hours=1), timezone=TIMEZONE
+)
+
+atualizacao_portal = dg.AutomationConditionSensorDefinition(
+    "atualizacao_portal",
+    target=dg.AssetSelection.groups(GROUP),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    run_tags=RUN_TAGS,
+    emit_backfills=False,
+    description=(
+        "Refreshes the portal: `painel_contratos` and `estatisticas_contratos` every 10 min and "
+        "5 min after a UASG sync lands, `metricas_painel` every 4 min, `contratos_a_vencer` "
+        "daily after 06:00. Never two refreshes of one asset at once."
+    ),
+)
+
+# --- metadata helpers -------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    return str("" if value is None else value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> dg.MetadataValue:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def _reais(value) -> str:
+    return f"R$ {portal.brl(value)}"
+
+
+def _minutes(since: datetime | None, now: datetime) -> float | None:
+    return None if since is None else round((now - since).total_seconds() / 60, 1)
+
+
+def _age(since: datetime | None, now: datetime) -> float | str:
+    return "nunca" if since is None else _minutes(since, now)
+
+
+# --- the view and its statistics ----------------------------------------------------------------
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"postgres"},
+    deps=UPSTREAM,
+    automation_condition=REFRESH,
+    freshness_policy=PORTAL_FRESHNESS,
+    metadata={"dagster/table_name": "painel_contratos"},
+    description=(
+        "**Public portal** (PostgreSQL materialized view): one row per stored contract that is "
+        "not removed — UASG, número, fornecedor, objeto, values, vigência, days to its end, "
+        "whether it is in force today (São Paulo) and its empenhado / liquidado / pago totals. "
+        "Refreshed `CONCURRENTLY` (readers are never blocked), one refresh at a time; at most "
+        "30 minutes old (REN 1.137/2025 Art. 106)."
+    ),
+)
+def painel_contratos(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    with transient_only(context):
+        refresh = portal.refresh_painel(warehouse.get_engine())
+    context.log.info(f"painel_contratos: {refresh.linhas} rows in {refresh.duracao_s}s")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": refresh.linhas,
+            "linhas": refresh.linhas,
+            "duracao_refresh_s": refresh.duracao_s,
+        }
+    )
+
+
+_STATS_HEADER = [
+    "UASG",
+    "contratos",
+    "vigentes",
+    "valor global vigentes",
+    "empenhado",
+    "liquidado",
+    "pago",
+    "vencem em 30 / 60 / 90 dias",
+]
+
+
+def _stats_row(r: Mapping[str, Any]) -> list[Any]:
+    return [
+        r["uasg"] or "**todas**",
+        r["contratos"],
+        r["contratos_vigentes"],
+        _reais(r["valor_global_vigentes"]),
+        _reais(r["total_empenhado"]),
+        _reais(r["total_liquidado"]),
+        _reais(r["total_pago"]),
+        f"{r['vencendo_30_dias']} / {r['vencendo_60_dias']} / {r['vencendo_90_dias']}",
+    ]
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"postgres"},
+    deps=[painel_contratos],
+    automation_condition=FOLLOWS_VIEW,
+    freshness_policy=PORTAL_FRESHNESS,
+    metadata={"dagster/table_name": "estatisticas_contratos"},
+    description=(
+        "**Portal statistics** (snapshots kept for trends, pruned by `limpeza`): per UASG and "
+        "overall (`uasg` NULL) — contracts in force (`situacao` Ativo *and* today within "
+        "vigência), their total `valor_global`, empenhado / liquidado / pago, contracts ending "
+        "within 30 / 60 / 90 days, the top fornecedores by value. Computed from "
+        "`painel_contratos`, right after each refresh."
+    ),
+)
+def estatisticas_contratos(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    with transient_only(context):
+        rows = portal.snapshot_statistics(warehouse.get_engine())
+    geral, por_uasg = rows[0], rows[1:]
+    shown = sorted(por_uasg, key=lambda r: (-r["contratos_vigentes"], r["uasg"]))[:20]
+    return dg.MaterializeResult(
+        metadata={
+            "resumo": markdown_table(_STATS_HEADER, [_stats_row(r) for r in [geral, *shown]]),
+            "uasgs": len(por_uasg),
+            "contratos_vigentes": geral["contratos_vigentes"],
+            "valor_global_vigentes": _reais(geral["valor_global_vigentes"]),
+            "vencendo_30_dias": geral["vencendo_30_dias"],
+            "vencendo_60_dias": geral["vencendo_60_dias"],
+            "vencendo_90_dias": geral["vencendo_90_dias"],
+            "data_referencia": geral["data_referencia"].isoformat(),
+            "maiores_fornecedores": dg.MetadataValue.json(geral["maiores_fornecedores"]),
+        }
+    )
+
+
+# --- dashboard metrics ----------------------------------------------------------------------------
+
+
+def last_sync_per_uasg(instance: dg.DagsterInstance) -> dict[str, datetime]:
+    """Each UASG's last successful ``contratos`` materialization: two queries in all."""
+    ids = instance.get_latest_storage_id_by_partition(
+        CONTRATOS, dg.DagsterEventType.ASSET_MATERIALIZATION
+    )
+    if not ids:
+        return {}
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=CONTRATOS, storage_ids=list(ids.values())),
+        limit=len(ids),
+    ).records
+    return {r.partition_key: datetime.fromtimestamp(r.timestamp, UTC) for r in records}
+
+
+def run_counts(instance: dg.DagsterInstance, now: datetime) -> portal.RunCounts:
+    def count(**filters) -> int:
+        return instance.get_runs_count(dg.RunsFilter(**filters))
+
+    return portal.RunCounts(
+        falhas_24h=count(
+            statuses=[dg.DagsterRunStatus.FAILURE], updated_after=now - timedelta(hours=24)
+        ),
+        na_fila=count(statuses=[dg.DagsterRunStatus.QUEUED]),
+        em_execucao=count(statuses=RUNNING),
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"postgres"},
+    deps=UPSTREAM,
+    automation_condition=METRICS,
+    freshness_policy=METRICS_FRESHNESS,
+    metadata={"dagster/table_name": "metricas_painel"},
+    description=(
+        "**Dashboard metrics** (snapshots every 4 minutes): contracts per UASG, when each UASG "
+        "was last synced and each of its tabs, failed runs in the last 24 h, runs queued and "
+        "running. Cheap: one grouped read of `contratos` (never the tab tables) and a few "
+        "Dagster run-storage queries."
+    ),
+)
+def metricas_painel(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    now = datetime.now(UTC)
+    runs = run_counts(context.instance, now)
+    last_sync = last_sync_per_uasg(context.instance)
+    with transient_only(context):
+        rows = portal.snapshot_metrics(
+            warehouse.get_engine(), [u.codigo for u in UASGS], last_sync, runs, now
+        )
+    geral, por_uasg = rows[0], rows[1:]
+    stalest = sorted(por_uasg, key=lambda r: r["ultima_sincronizacao_em"] or NEVER)
+    return dg.MaterializeResult(
+        metadata={
+            "uasgs": len(por_uasg),
+            "uasgs_nunca_sincronizadas": geral["uasgs_nunca_sincronizadas"],
+            "contratos": geral["contratos"],
+            "runs_com_falha_24h": runs.falhas_24h,
+            "runs_na_fila": runs.na_fila,
+            "runs_em_execucao": runs.em_execucao,
+            "sincronizacao_mais_antiga_min": _minutes(geral["ultima_sincronizacao_em"], now),
+            "uasgs_mais_atrasadas": markdown_table(
+                ["UASG", "contratos", "última sincronização (min)", *portal.TAB_COLUMNS],
+                [
+                    [
+                        r["uasg"],
+                        r["contratos"],
+                        _age(r["ultima_sincronizacao_em"], now),
+                        *(_minutes(r[c], now) for c in portal.TAB_COLUMNS),
+                    ]
+                    for r in stalest[:PREVIEW_ROWS]
+                ],
+            ),
+        }
+    )
+
+
+# --- expiring-contracts report --------------------------------------------------------------------
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"postgres", "csv"},
+    deps=[painel_contratos],
+    automation_condition=REPORT,
+    freshness_policy=REPORT_FRESHNESS,
+    metadata={"dagster/table_name": "contratos_a_vencer"},
+    description=(
+        "**Contracts expiring soon**: per UASG, the contracts in force whose vigência ends "
+        "within 30 / 60 / 90 days, as the table `contratos_a_vencer` and as a CSV for "
+        "spreadsheets (UTF-8 with BOM, `;`, money as 1.234,56) in the export directory, "
+        "`contratos_a_vencer_AAAAMMDD.csv`. Daily after 06:00 (São Paulo)."
+    ),
+)
+def contratos_a_vencer(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    with transient_only(context):
+        report = portal.write_expiring_report(warehouse.get_engine(), export_dir(), local_today())
+    bands = {d: sum(1 for r in report.rows if r["faixa_dias"] == d) for d in (30, 60, 90)}
+    context.log.info(f"contratos_a_vencer: {len(report.rows)} contracts -> {report.path}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(report.rows),
+            "arquivo": dg.MetadataValue.path(str(report.path)),
+            **{f"vencem_em_{d}_dias": n for d, n in bands.items()},
+            "previa": markdown_table(
+                portal.CSV_HEADER, [portal.csv_row(r) for r in report.rows[:PREVIEW_ROWS]]
+            ),
+        }
+    )
+
+
+# --- health checks ----------------------------------------------------------------------------
+
+
+class ComprasNetSaudeConfig(dg.Config):
+    caminho: str = "/api/contrato/0/empenhos"
+    """A cheap request: the (empty) empenhos tab of a contract that does not exist. Healthy:
+    a JSON answer or a 404; unhealthy: no answer in time, 5xx, 429, other 4xx, HTML."""
+    tempo_limite_s: float = 10.0
+    """Connect and read timeout of the single attempt (no retries)."""
+
+
+class WarehouseSaudeConfig(dg.Config):
+    tempo_limite_s: float = 5.0
+    """Time to connect and to answer ``SELECT 1``."""
+
+
+def _outcome(context: dg.OpExecutionContext, health: portal.Health) -> dg.Output:
+    metadata = {"acessivel": health.ok, "duracao_s": health.duracao_s, "detalhe": health.detalhe}
+    if not health.ok:
+        raise dg.Failure(description=health.detalhe, metadata=metadata, allow_retries=False)
+    context.log.info(f"{health.detalhe} in {health.duracao_s}s")
+    return dg.Output(None, metadata=metadata)
+
+
+@dg.op(description="ComprasNet answers one cheap request in time (timed, no retries).")
+def comprasnet_acessivel(
+    context: dg.OpExecutionContext, config: ComprasNetSaudeConfig, comprasnet: ComprasNetResource
+) -> dg.Output:
+    health = portal.check_comprasnet(comprasnet.base_url, config.caminho, config.tempo_limite_s)
+    return _outcome(context, health)
+
+
+@dg.op(description="The warehouse answers `SELECT 1` on a new connection in time (timed).")
+def warehouse_acessivel(
+    context: dg.OpExecutionContext, config: WarehouseSaudeConfig, warehouse: WarehouseResource
+) -> dg.Output:
+    health = portal.check_warehouse(database_url(warehouse.database_url), config.tempo_limite_s)
+    return _outcome(context, health)
+
+
+@dg.job(
+    tags={"dagster/priority": "5", "dagster/max_runtime": "120", "licitacao/tipo": "saude"},
+    description=(
+        "Health check (seed 001's `health_check`): ComprasNet and the warehouse answer in time. "
+        "Either failing fails the run, so `alerta_falhas` records and posts the alert."
+    ),
+)
+def verificar_saude():
+    comprasnet_acessivel()
+    warehouse_acessivel()
+
+
+verificacao_saude = dg.ScheduleDefinition(
+    name="verificacao_saude",
+    cron_schedule="*/10 * * * *",
+    execution_timezone=TIMEZONE,
+    job=verificar_saude,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every 10 minutes: job `verificar_saude` (ComprasNet and the warehouse answer).",
+)
+
+portal_assets = [painel_contratos, estatisticas_contratos, metricas_painel, contratos_a_vencer]

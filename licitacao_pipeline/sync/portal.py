@@ -1,0 +1,260 @@
+"""Use cases of the portal layer (seed 001's 30-minute portal refresh and health check, seed
+002's dashboard metrics), Dagster-free: refresh the ``painel_contratos`` view, snapshot its
+statistics, snapshot sync metrics, write the expiring-contracts report (table + CSV), and check
+that ComprasNet and the warehouse answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy.engine import URL, Engine
+
+from licitacao_pipeline.comprasnet.abas import ABAS
+from licitacao_pipeline.comprasnet.client import ComprasNetClient
+from licitacao_pipeline.comprasnet.errors import ComprasNetError, ComprasNetNotFound
+from licitacao_pipeline.warehouse import portal as sql
+
+LOCK_TIMEOUT_S = 600.0  # wait this long for a refresh already running, then fail
+TOP_FORNECEDORES = 10
+TAB_COLUMNS = [f"{aba}_atualizado_em" for aba in ABAS]
+# Columns of the overall row only (None on the per-UASG rows).
+OVERALL_ONLY = (
+    "uasgs_nunca_sincronizadas",
+    "runs_com_falha_24h",
+    "runs_na_fila",
+    "runs_em_execucao",
+)
+
+
+# --- view and statistics --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refresh:
+    linhas: int
+    duracao_s: float
+
+
+def refresh_painel(engine: Engine, lock_timeout_s: float = LOCK_TIMEOUT_S) -> Refresh:
+    """``REFRESH MATERIALIZED VIEW CONCURRENTLY``, one at a time (advisory lock)."""
+    started = time.monotonic()
+    with engine.begin() as conn:
+        linhas = sql.refresh_painel(conn, lock_timeout_s)
+    return Refresh(linhas, round(time.monotonic() - started, 3))
+
+
+def snapshot_statistics(engine: Engine, top: int = TOP_FORNECEDORES) -> list[Mapping[str, Any]]:
+    """Insert one statistics snapshot from the view; the overall row (uasg None) comes first."""
+    with engine.begin() as conn:
+        return sql.insert_estatisticas(conn, top)
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    falhas_24h: int
+    na_fila: int
+    em_execucao: int
+
+
+def _oldest(values: Iterable[datetime | None]) -> datetime | None:
+    """The oldest timestamp, or None when any is missing (never synced is the worst lag)."""
+    values = list(values)
+    return None if not values or None in values else min(values)  # type: ignore[type-var]
+
+
+def _uasg_row(codigo: str, stored: Mapping[str, Any] | None, last_sync: datetime | None):
+    return {
+        "uasg": codigo,
+        "contratos": stored["contratos"] if stored else 0,
+        "ultima_sincronizacao_em": last_sync,
+        **{c: stored[c] if stored else None for c in TAB_COLUMNS},
+        **dict.fromkeys(OVERALL_ONLY),
+    }
+
+
+def _overall_row(por_uasg: Sequence[Mapping[str, Any]], runs: RunCounts) -> dict[str, Any]:
+    """Totals; the timestamps are the oldest among the UASGs (the worst lag)."""
+    return {
+        "uasg": None,
+        "contratos": sum(r["contratos"] for r in por_uasg),
+        **{c: _oldest(r[c] for r in por_uasg) for c in ("ultima_sincronizacao_em", *TAB_COLUMNS)},
+        "uasgs_nunca_sincronizadas": sum(
+            1 for r in por_uasg if r["ultima_sincronizacao_em"] is None
+        ),
+        "runs_com_falha_24h": runs.falhas_24h,
+        "runs_na_fila": runs.na_fila,
+        "runs_em_execucao": runs.em_execucao,
+    }
+
+
+def snapshot_metrics(
+    engine: Engine,
+    uasgs: Sequence[str],
+    last_sync: Mapping[str, datetime],
+    runs: RunCounts,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Insert one metrics snapshot: the overall row first, then one per UASG (configured or
+    stored). ``last_sync``: each UASG's last successful ``contratos`` materialization."""
+    now = now or datetime.now(UTC)
+    with engine.begin() as conn:
+        stored = sql.contracts_per_uasg(conn)
+        por_uasg = [
+            _uasg_row(codigo, stored.get(codigo), last_sync.get(codigo))
+            for codigo in sorted(set(uasgs) | set(stored))
+        ]
+        rows = [{"calculado_em": now, **row} for row in [_overall_row(por_uasg, runs), *por_uasg]]
+        sql.insert_metricas(conn, rows)
+    return rows
+
+
+# --- expiring-contracts report ----------------------------------------------------------------
+
+CSV_HEADER = [
+    "UASG",
+    "Unidade",
+    "Número",
+    "Fornecedor (CNPJ/CPF)",
+    "Fornecedor",
+    "Objeto",
+    "Valor global (R$)",
+    "Fim da vigência",
+    "Dias para o fim",
+    "Faixa (dias)",
+]
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def brl(value: Decimal | None) -> str:
+    """Brazilian money text, exact from the Decimal: ``Decimal('-1234.5')`` -> ``-1.234,50``."""
+    if value is None:
+        return ""
+    us = f"{value.quantize(Decimal('0.01')):,}"
+    return us.replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+def safe_text(value: str | None) -> str:
+    """A text cell a spreadsheet will not run as a formula (prefixed with ``'``)."""
+    text = value or ""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def csv_row(row: Mapping[str, Any]) -> list[str]:
+    """The report's cells: text from the API neutralized; numbers and dates formatted here."""
+    return [
+        row["uasg"],
+        *(safe_text(row[c]) for c in ("unidade_nome", "numero", "fornecedor_documento")),
+        *(safe_text(row[c]) for c in ("fornecedor_nome", "objeto")),
+        brl(row["valor_global"]),
+        f"{row['vigencia_fim']:%d/%m/%Y}",
+        str(row["dias_para_fim"]),
+        str(row["faixa_dias"]),
+    ]
+
+
+def report_path(directory: Path, day: date) -> Path:
+    """``<directory>/contratos_a_vencer_YYYYMMDD.csv``: the name is generated, never given."""
+    root = directory.resolve()
+    path = (root / f"contratos_a_vencer_{day:%Y%m%d}.csv").resolve()
+    if path.parent != root:
+        raise ValueError(f"report path {path} is outside the export directory {root}")
+    return path
+
+
+def write_atomic(path: Path, write: Callable[[IO[str]], None]) -> None:
+    """Write into a temporary file beside ``path``, then rename it over ``path``: readers see
+    the old file or the whole new one, never a partial one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the report from its readers
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass(frozen=True)
+class Report:
+    path: Path
+    rows: list[Mapping[str, Any]]
+
+
+def write_expiring_report(engine: Engine, directory: Path, day: date) -> Report:
+    """Rewrite ``contratos_a_vencer`` from the view, then its CSV (UTF-8 with BOM, ``;``)."""
+    path = report_path(directory, day)
+    with engine.begin() as conn:
+        rows = sql.replace_a_vencer(conn)
+
+    def write(handle: IO[str]) -> None:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(CSV_HEADER)
+        writer.writerows(csv_row(r) for r in rows)
+
+    write_atomic(path, write)
+    return Report(path, list(rows))
+
+
+# --- health checks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    duracao_s: float
+    detalhe: str
+
+
+def check_comprasnet(base_url: str, path: str, timeout_s: float) -> Health:
+    """One request, no retries. Healthy: a JSON answer, or a 404 (the API answered that the
+    probe does not exist). Anything else (refused, timeout, 5xx, 429, 403, HTML) is not."""
+    client = ComprasNetClient(
+        base_url,
+        connect_timeout=timeout_s,
+        read_timeout=timeout_s,
+        max_retries=0,
+        body_retries=0,
+    )
+    started = time.monotonic()
+    try:
+        client.get_json(path)
+        ok, detalhe = True, f"{base_url}{path} answered JSON"
+    except ComprasNetNotFound:
+        ok, detalhe = True, f"{base_url}{path} answered 404 (the API is up)"
+    except ComprasNetError as exc:
+        ok, detalhe = False, f"ComprasNet is unreachable or failing: {exc}"
+    finally:
+        client.close()
+    return Health(ok, round(time.monotonic() - started, 3), detalhe)
+
+
+def check_warehouse(url: URL, timeout_s: float) -> Health:
+    """``SELECT 1`` on a new connection within ``timeout_s``."""
+    started = time.monotonic()
+    where = url.render_as_string(hide_password=True)
+    try:
+        sql.ping(url, timeout_s)
+        ok, detalhe = True, f"{where} answered SELECT 1"
+    except Exception as exc:  # every driver/network error means the same: not reachable
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        ok, detalhe = False, f"warehouse {where} is unreachable: {type(exc).__name__}: {first}"
+    return Health(ok, round(time.monotonic() - started, 3), detalhe)
