@@ -114,7 +114,7 @@ def failed_run(sim, resources, instance):
 
 
 def sensor_context(instance, result, resources):
-    return dg.build_run_status_sensor_context(
+    return dg.build_run_status_sensor_context(  # only the warehouse resource is used
         sensor_name="alerta_falhas",
         dagster_instance=instance,
         dagster_run=result.dagster_run,
@@ -165,6 +165,31 @@ def test_failure_sensor_records_the_alert_and_posts_it(sim, resources, engine, w
         assert stored["posted_at"] is not None and stored["post_attempts"] == 2
         alertas_pendentes(pending)
         assert len(webhook.bodies) == 1  # never posted twice
+
+
+def test_an_alert_still_reaches_the_webhook_when_the_warehouse_is_down(sim, resources):
+    """The alert row lives in the warehouse; when the warehouse is what failed (the health
+    check), the alert is posted directly instead of being lost, and the sensor goes on."""
+    receiver = Receiver()
+    down = {"warehouse": WarehouseResource(database_url=_closed_port_url())}
+    try:
+        with dg.instance_for_test() as instance, pytest.MonkeyPatch.context() as mp:
+            mp.setenv("ALERT_WEBHOOK_URL", receiver.url)
+            result = failed_run(sim, resources, instance)
+            alerta_falhas(sensor_context(instance, result, down))
+        assert [b["run_id"] for b in receiver.bodies] == [result.run_id]
+        assert "status=500" in receiver.bodies[0]["message"]
+    finally:
+        receiver.close()
+
+
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"postgresql+psycopg2://postgres@127.0.0.1:{port}/nada?connect_timeout=2"
 
 
 def test_unreachable_webhook_does_not_block(sim, resources, engine, monkeypatch):

@@ -3,6 +3,7 @@
 import os
 
 import dagster as dg
+import sqlalchemy as sa
 
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.maintenance import alertas
@@ -54,17 +55,23 @@ def alerta_falhas(context: dg.RunFailureSensorContext, warehouse: WarehouseResou
         if e.event_specific_data and e.event_specific_data.error
         for message in _error_chain(e.event_specific_data.error)
     ]
-    engine = warehouse.get_engine()
-    new = alertas.record(
-        engine,
-        alertas.Alerta(
-            run_id=run.run_id,
-            job_name=run.job_name,
-            uasg=run.tags.get("dagster/partition"),
-            message=("\n".join(messages) or context.failure_event.message or "run failed")[:4000],
-            failed_steps=steps,
-        ),
+    alerta = alertas.Alerta(
+        run_id=run.run_id,
+        job_name=run.job_name,
+        uasg=run.tags.get("dagster/partition"),
+        message=("\n".join(messages) or context.failure_event.message or "run failed")[:4000],
+        failed_steps=steps,
     )
+    try:
+        engine = warehouse.get_engine()
+        new = alertas.record(engine, alerta)
+    except sa.exc.SQLAlchemyError as exc:  # e.g. the health check found the warehouse down
+        error = alertas.post_unrecorded(_webhook_url(), alerta)
+        context.log.error(
+            f"warehouse unreachable, alert for run {run.run_id} not recorded "
+            f"({type(exc).__name__}); webhook: {error or 'posted'}"
+        )
+        return
     # Only this run's alert, once: older pending ones are alertas_pendentes' job.
     delivered = alertas.deliver(
         engine, _webhook_url(), budget_s=FAILURE_DELIVERY_BUDGET_S, run_id=run.run_id

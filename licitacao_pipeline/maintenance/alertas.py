@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import requests
@@ -72,6 +74,15 @@ def _post_within(url: str, row: Any) -> str | None:
     worker.start()
     worker.join(ATTEMPT_S)
     return outcome[0] if outcome else f"no complete answer within {ATTEMPT_S:.0f}s"
+
+
+def post_unrecorded(url: str | None, alerta: Alerta) -> str | None:
+    """The warehouse is down, so the alert cannot be recorded (nor retried later): post it at
+    once, one bounded attempt, so the failure still reaches someone. Returns the error."""
+    if not url:
+        return "ALERT_WEBHOOK_URL is not set"
+    row = SimpleNamespace(**asdict(alerta), failed_at=datetime.now(UTC))
+    return _post_within(url, row)
 
 
 def deliver(
