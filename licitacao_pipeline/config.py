@@ -323,3 +323,10 @@ def export_dir() -> Path:
     """Where export files are written: ``LICITACAO_EXPORT_DIR`` (default ``<data dir>/exports``)."""
     configured = os.environ.get("LICITACAO_EXPORT_DIR")
     return Path(configured).resolve() if configured else data_dir() / "exports"
+
+
+def import_dir() -> Path:
+    """Where files to import are read from, and only there: ``LICITACAO_IMPORT_DIR``
+    (default ``<data dir>/imports``)."""
+    configured = os.environ.get("LICITACAO_IMPORT_DIR")
+    return Path(configured).resolve() if configured else data_dir() / "imports"

@@ -7,6 +7,8 @@ import dagster as dg
 from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.contrato_sob_demanda import sincronizar_contrato
 from licitacao_pipeline.defs.contratos import contratos
+from licitacao_pipeline.defs.exportacao import exportar_contratos
+from licitacao_pipeline.defs.importacao import importar_acompanhamento
 from licitacao_pipeline.defs.jobs import sincronizacao_completa, sincronizar_contratos
 from licitacao_pipeline.defs.limpeza import limpeza
 from licitacao_pipeline.defs.portal import (
@@ -36,6 +38,8 @@ defs = dg.Definitions(
         sincronizar_contrato,
         limpeza,
         verificar_saude,
+        exportar_contratos,
+        importar_acompanhamento,
     ],
     schedules=[*build_schedules(), verificacao_saude],
     sensors=[abas_seguem_contratos, alerta_falhas, alertas_pendentes, atualizacao_portal],

@@ -51,6 +51,7 @@ from .helpers import materialize, rows
 UASGS = ("787010", "787000")
 ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
 TZ = ZoneInfo("America/Sao_Paulo")
+FOLLOW_UP = ("gestor", "fiscal", "prioridade", "observacao", "alertar_em")  # migration 0006
 BIG = Decimal("9999999999999.99")  # 13 integer digits: R$ 9.999.999.999.999,99
 ACME = "11.111.111/0001-11"
 TABS = ("historico", "empenhos", "itens", "arquivos")
@@ -211,6 +212,10 @@ def expected_view(engine, today: date) -> dict[int, dict]:
     c = _read(engine, "SELECT * FROM contratos")
     u = dict(_read(engine, "SELECT codigo, nome FROM unidades").itertuples(index=False))
     e = _read(engine, "SELECT * FROM contratos_empenhos")
+    follow_up = {
+        f["contrato_id"]: f
+        for f in _read(engine, "SELECT * FROM acompanhamento").to_dict("records")
+    }
     c = c[c["removido_em"].isna()]
     e = e[e["removido_em"].isna()]
     out = {}
@@ -239,6 +244,7 @@ def expected_view(engine, today: date) -> dict[int, dict]:
             "total_empenhado": _dsum(mine["empenhado"]),
             "total_liquidado": _dsum(mine["liquidado"]),
             "total_pago": _dsum(mine["pago"]),
+            **{k: _value(follow_up.get(r["id"], {}).get(k)) for k in FOLLOW_UP},
         }
     return out
 

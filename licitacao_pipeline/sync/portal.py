@@ -6,20 +6,18 @@ that ComprasNet and the warehouse answer.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy.engine import URL, Engine
 
+from licitacao_pipeline.arquivos.atomic import atomic_text
+from licitacao_pipeline.arquivos.cells import brl, safe_text
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.comprasnet.errors import ComprasNetError, ComprasNetNotFound
@@ -136,21 +134,6 @@ CSV_HEADER = [
     "Dias para o fim",
     "Faixa (dias)",
 ]
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def brl(value: Decimal | None) -> str:
-    """Brazilian money text, exact from the Decimal: ``Decimal('-1234.5')`` -> ``-1.234,50``."""
-    if value is None:
-        return ""
-    us = f"{value.quantize(Decimal('0.01')):,}"
-    return us.replace(",", "_").replace(".", ",").replace("_", ".")
-
-
-def safe_text(value: str | None) -> str:
-    """A text cell a spreadsheet will not run as a formula (prefixed with ``'``)."""
-    text = value or ""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def csv_row(row: Mapping[str, Any]) -> list[str]:
@@ -176,21 +159,10 @@ def report_path(directory: Path, day: date) -> Path:
 
 
 def write_atomic(path: Path, write: Callable[[IO[str]], None]) -> None:
-    """Write into a temporary file beside ``path``, then rename it over ``path``: readers see
-    the old file or the whole new one, never a partial one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the report from its readers
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Write into a temporary file beside ``path`` (UTF-8 with BOM), then rename it over
+    ``path``: readers see the old file or the whole new one, never a partial one."""
+    with atomic_text(path, bom=True) as handle:
+        write(handle)
 
 
 @dataclass(frozen=True)

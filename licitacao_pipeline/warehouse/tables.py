@@ -216,3 +216,33 @@ contratos_a_vencer = sa.Table(
     sa.Column("gerado_em", TS, nullable=False),
     sa.Index("ix_contratos_a_vencer_uasg", "uasg"),
 )
+
+# --- follow-up (migration 0006): what a UASG's contract managers keep beside ComprasNet's data,
+# imported from their spreadsheets (job importar_acompanhamento); one row per contract.
+PRIORIDADES = ("alta", "media", "baixa")
+
+acompanhamento = sa.Table(
+    "acompanhamento",
+    metadata,
+    sa.Column(
+        "contrato_id",
+        sa.BigInteger,
+        sa.ForeignKey("contratos.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("uasg", sa.String(6), nullable=False),
+    sa.Column("numero", sa.Text, nullable=False),
+    sa.Column("gestor", sa.Text),
+    sa.Column("fiscal", sa.Text),
+    sa.Column("prioridade", sa.Text),
+    sa.Column("observacao", sa.Text),
+    sa.Column("alertar_em", sa.Date),
+    sa.Column("importado_em", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("run_id", sa.String(64)),
+    sa.CheckConstraint(
+        "prioridade IN ('alta', 'media', 'baixa')", name="ck_acompanhamento_prioridade"
+    ),
+    sa.Index("ix_acompanhamento_uasg", "uasg"),
+    sa.Index("ix_acompanhamento_alertar_em", "alertar_em"),
+)

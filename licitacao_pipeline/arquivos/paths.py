@@ -1,0 +1,37 @@
+"""Paths confined to a directory: resolved (symlinks followed) and checked to stay inside it
+before anything is read or written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# A plain file name: no separator, no leading dot, no "..", nothing a shell or a spreadsheet
+# link would interpret.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$")
+
+
+class UnsafePathError(ValueError):
+    """A path that would leave its directory (``..``, absolute elsewhere, a symlink out)."""
+
+
+def inside(root: Path, candidate: str | Path) -> Path:
+    """``candidate`` (relative to ``root``, or absolute) resolved; refused unless it is inside
+    ``root`` once every symlink is followed."""
+    base = root.resolve()
+    path = Path(candidate)
+    resolved = (path if path.is_absolute() else base / path).resolve()
+    if resolved == base or not resolved.is_relative_to(base):
+        raise UnsafePathError(f"{candidate} is outside {base}")
+    return resolved
+
+
+def plain_name(name: str) -> str:
+    """``name`` if it is a plain file name (letters, digits, ``_.-``; 120 characters at most;
+    not starting with a dot; no ``..``); otherwise ``UnsafePathError``."""
+    if not _NAME.match(name) or ".." in name:
+        raise UnsafePathError(
+            f"{name!r} is not a plain file name (letters, digits, '_', '.', '-'; at most 120 "
+            "characters; no directory, no leading dot, no '..')"
+        )
+    return name

@@ -1,0 +1,94 @@
+"""Job ``importar_acompanhamento`` (seed 002's ``import_data_async``): a UASG's follow-up
+spreadsheet (CSV: uasg, numero, gestor, fiscal, prioridade, observacao, alertar_em) into the
+``acompanhamento`` table. The run's metadata is the result: ``total``, ``accepted``,
+``rejected``, ``rejects_path`` (a CSV of the rejected rows with line and reason).
+
+Thin: the work is in ``sync.importacao``.
+"""
+
+from datetime import UTC, datetime
+from typing import Literal
+
+import dagster as dg
+
+from licitacao_pipeline.config import export_dir, import_dir
+from licitacao_pipeline.defs.portal import markdown_table
+from licitacao_pipeline.defs.resources import WarehouseResource
+from licitacao_pipeline.defs.retries import transient_only
+from licitacao_pipeline.sync import importacao
+from licitacao_pipeline.sync.importacao import ImportConfigError, ImportFileError
+
+TAGS = {"licitacao/tipo": "importacao", "dagster/priority": "5", "dagster/max_runtime": "1800"}
+
+
+class ImportacaoConfig(dg.Config):
+    path: str
+    """The CSV file, relative to the import directory (LICITACAO_IMPORT_DIR) or absolute
+    inside it; anything outside is refused."""
+    encoding: Literal["utf-8", "latin-1"] = "utf-8"
+    """The file's encoding (a BOM is accepted with utf-8)."""
+    delimiter: Literal[";", ","] = ";"
+    """The column separator."""
+
+
+@dg.op(description="Validate a follow-up CSV row by row and upsert the valid rows.")
+def importar(
+    context: dg.OpExecutionContext, config: ImportacaoConfig, warehouse: WarehouseResource
+) -> dg.Output:
+    opts = importacao.ImportOptions(config.path, config.encoding, config.delimiter)
+    try:  # before any work: nothing read
+        importacao.source_path(import_dir(), opts.path)
+    except ImportConfigError as exc:
+        raise dg.Failure(
+            description=f"invalid config: {exc}", metadata={"campo": exc.field}, allow_retries=False
+        ) from None
+    with transient_only(context):
+        try:
+            result = importacao.import_file(
+                warehouse.get_engine(),
+                opts,
+                import_root=import_dir(),
+                export_root=export_dir(),
+                run_id=context.run_id,
+                now=datetime.now(UTC),
+            )
+        except (ImportConfigError, ImportFileError) as exc:
+            raise dg.Failure(
+                description=f"file refused, nothing changed: {exc}", allow_retries=False
+            ) from None
+    log = context.log.warning if result.rejected else context.log.info
+    log(
+        f"{result.source.name}: {result.total} rows, {result.accepted} accepted, "
+        f"{result.rejected} rejected -> {result.rejects_path}"
+    )
+    return dg.Output(
+        None,
+        metadata={
+            "total": result.total,
+            "accepted": result.accepted,
+            "rejected": result.rejected,
+            "rejects_path": dg.MetadataValue.path(str(result.rejects_path)),
+            "arquivo": dg.MetadataValue.path(str(result.source)),
+            "inseridos": result.inserted,
+            "atualizados": result.updated,
+            "removidos": result.removed,
+            "inalterados": result.unchanged,
+            "linhas_em_branco": result.blank_lines,
+            "colunas_ignoradas": dg.MetadataValue.json(result.ignored_columns),
+            "rejeicoes": markdown_table(["linha", "motivo"], result.samples),
+            "duracao_s": result.duracao_s,
+        },
+    )
+
+
+@dg.job(
+    tags=TAGS,
+    description=(
+        "Import a UASG's contract follow-up CSV (gestor, fiscal, prioridade, observação, "
+        "alertar_em) from the import directory into `acompanhamento`: every row validated, the "
+        "valid ones upserted in one transaction, the rejected ones written with line and "
+        "reason to a CSV in the export directory."
+    ),
+)
+def importar_acompanhamento():
+    importar()

@@ -1,0 +1,188 @@
+"""How each export format presents a contract: one sink per format takes chunks of contracts
+(with their tabs) and writes them through the streaming writers of ``licitacao_pipeline.arquivos``.
+
+CSV: the contracts' columns, and one extra file per tab. JSON / NDJSON: one object per contract,
+tabs nested as lists. XML: one ``<contrato>`` per contract, tabs as nested lists. PDF: a
+landscape table of the columns people read (observação and tabs are left to the other formats).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from licitacao_pipeline.arquivos.atomic import atomic_path, atomic_text
+from licitacao_pipeline.arquivos.cells import brl, day, plain, thousands
+from licitacao_pipeline.arquivos.csv_writer import CsvWriter
+from licitacao_pipeline.arquivos.json_writer import JsonWriter
+from licitacao_pipeline.arquivos.pdf_writer import Column, PdfTable
+from licitacao_pipeline.arquivos.xml_writer import XmlWriter
+from licitacao_pipeline.config import TIMEZONE
+from licitacao_pipeline.warehouse import exportacao as sql
+
+if TYPE_CHECKING:
+    from licitacao_pipeline.sync.exportacao import Request, Targets
+
+ITEM_TAG = {"historico": "registro", "empenhos": "empenho", "itens": "item", "arquivos": "arquivo"}
+Rows = Sequence[Mapping[str, Any]]
+TabRows = Mapping[str, Mapping[int, Rows]]  # aba -> contrato_id -> rows
+
+
+def _tab_fields(aba: str) -> list[tuple[str, Any]]:
+    return [(n, k) for n, k in sql.TAB_FIELDS[aba] if n != "contrato_id"]
+
+
+class _CsvSink:
+    """The contracts' file, and one file per tab (``contrato_id``, ``uasg``, ``numero`` first)."""
+
+    def __init__(self, request: Request, paths: Targets, files: contextlib.ExitStack):
+        def writer(path: Path, fields) -> CsvWriter:
+            handle = files.enter_context(atomic_text(path, bom=request.bom))
+            return CsvWriter(handle, fields, request.style, request.delimiter)
+
+        self.main = writer(paths.main, sql.CONTRATO_FIELDS)
+        key = [("contrato_id", "int"), ("uasg", "text"), ("numero", "text")]
+        self.tabs = {aba: writer(p, key + _tab_fields(aba)) for aba, p in paths.tabs.items()}
+
+    def write(self, rows: Rows, tabs: TabRows) -> None:
+        self.main.write(rows)
+        for aba, writer in self.tabs.items():
+            for row in rows:
+                keys = {k: row[k] for k in ("contrato_id", "uasg", "numero")}
+                writer.write({**item, **keys} for item in tabs[aba][row["contrato_id"]])
+
+    def close(self) -> dict[str, int]:
+        return {aba: w.rows for aba, w in self.tabs.items()}
+
+
+def _plain_obj(row: Mapping[str, Any], fields) -> dict[str, Any]:
+    return {name: plain(kind, row[name]) for name, kind in fields}
+
+
+class _JsonSink:
+    def __init__(self, request: Request, paths: Targets, files: contextlib.ExitStack):
+        self.tabs = request.tabs
+        handle = files.enter_context(atomic_text(paths.main))
+        self.writer = JsonWriter(handle, lines=request.format == "ndjson")
+        self.tab_rows = dict.fromkeys(self.tabs, 0)
+
+    def write(self, rows: Rows, tabs: TabRows) -> None:
+        objects = []
+        for row in rows:
+            obj = _plain_obj(row, sql.CONTRATO_FIELDS)
+            for aba in self.tabs:
+                items = tabs[aba][row["contrato_id"]]
+                obj[aba] = [_plain_obj(item, _tab_fields(aba)) for item in items]
+                self.tab_rows[aba] += len(items)
+            objects.append(obj)
+        self.writer.write(objects)
+
+    def close(self) -> dict[str, int]:
+        self.writer.close()
+        return self.tab_rows
+
+
+class _XmlSink:
+    def __init__(self, request: Request, paths: Targets, files: contextlib.ExitStack, attrs):
+        self.tabs = request.tabs
+        handle = files.enter_context(atomic_text(paths.main))
+        self.writer = XmlWriter(handle, "contratos", attrs)
+        self.tab_rows = dict.fromkeys(self.tabs, 0)
+
+    def write(self, rows: Rows, tabs: TabRows) -> None:
+        for row in rows:
+            nested = []
+            for aba in self.tabs:
+                items = tabs[aba][row["contrato_id"]]
+                nested.append((aba, ITEM_TAG[aba], _tab_fields(aba), items))
+                self.tab_rows[aba] += len(items)
+            self.writer.write("contrato", sql.CONTRATO_FIELDS, row, nested)
+
+    def close(self) -> dict[str, int]:
+        self.writer.close()
+        return self.tab_rows
+
+
+PDF_COLUMNS = [
+    Column("UASG", 9),
+    Column("Número", 11),
+    Column("Fornecedor", 32, max_chars=160),
+    Column("Objeto", 46, max_chars=300),
+    Column("Situação", 9),
+    Column("Vigência", 14),
+    Column("Valor global (R$)", 22, align="R"),
+    Column("Gestor / Fiscal", 26, max_chars=170),
+    Column("Prioridade", 12),
+    Column("Alertar em", 11),
+]
+
+
+def _pdf_cells(row: Mapping[str, Any]) -> list[str]:
+    def text(*names: str) -> str:
+        return "\n".join(str(row[n]) for n in names if row[n])
+
+    inicio, fim = row["vigencia_inicio"], row["vigencia_fim"]
+    vigencia = "\n".join([day(inicio) if inicio else "", f"a {day(fim)}" if fim else ""]).strip()
+    return [
+        row["uasg"],
+        text("numero"),
+        text("fornecedor_documento", "fornecedor_nome"),
+        text("objeto"),
+        text("situacao"),
+        vigencia,
+        brl(row["valor_global"]),
+        text("gestor", "fiscal"),
+        text("prioridade"),
+        day(row["alertar_em"]) if row["alertar_em"] else "",
+    ]
+
+
+class _PdfSink:
+    def __init__(self, paths: Targets, files: contextlib.ExitStack, title: str, subtitle: str):
+        self.tmp = files.enter_context(atomic_path(paths.main))
+        self.table = PdfTable(title, subtitle, PDF_COLUMNS)
+
+    def write(self, rows: Rows, tabs: TabRows) -> None:
+        for row in rows:
+            self.table.add_row(_pdf_cells(row))
+
+    def close(self) -> dict[str, int]:
+        self.table.save(self.tmp)
+        return {}
+
+
+def title_and_subtitle(request: Request, total: int, now: datetime) -> tuple[str, str]:
+    """The PDF's heading: the filters in the title; count and time below."""
+    f = request.filters
+    shown = ", ".join(f.uasgs[:12]) + (f" e mais {len(f.uasgs) - 12}" if len(f.uasgs) > 12 else "")
+    parts = [f"UASG {shown}" if f.uasgs else "todas as UASGs", f"situação: {f.situacao}"]
+    if f.vigente_em:
+        parts.append(f"vigentes em {day(f.vigente_em)}")
+    local = now.astimezone(ZoneInfo(TIMEZONE))
+    subtitle = (
+        f"{thousands(total)} contrato{'s' if total != 1 else ''} · gerado em "
+        f"{local:%d/%m/%Y %H:%M} (horário de Brasília)"
+    )
+    return "Contratos — " + "; ".join(parts), subtitle
+
+
+def open_sink(request: Request, paths: Targets, files: contextlib.ExitStack, total, now):
+    if request.format == "csv":
+        return _CsvSink(request, paths, files)
+    if request.format in ("json", "ndjson"):
+        return _JsonSink(request, paths, files)
+    if request.format == "xml":
+        described = request.describe()
+        attrs = {
+            "gerado_em": now.isoformat(),
+            "total": str(total),
+            "uasgs": " ".join(described["uasgs"]),
+            "situacao": described["situacao"],
+            **({"vigente_em": described["vigente_em"]} if described["vigente_em"] else {}),
+        }
+        return _XmlSink(request, paths, files, attrs)
+    return _PdfSink(paths, files, *title_and_subtitle(request, total, now))

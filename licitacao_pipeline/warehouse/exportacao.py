@@ -1,0 +1,156 @@
+"""SQL of the exports: the contracts matching the filters (with their UASG's name and their
+follow-up from ``acompanhamento``), read through a server-side cursor in chunks, and the rows
+of their tabs fetched per chunk of contracts.
+
+The caller opens the transaction (``read_snapshot``): one REPEATABLE READ, READ ONLY snapshot,
+so the count, the contracts and their tabs agree with each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+
+from licitacao_pipeline.arquivos.cells import Kind
+from licitacao_pipeline.warehouse.tables import ABA_TABLES
+
+# (name, kind, SQL expression) of each exported contract column, in file order.
+CONTRATO_COLUMNS: list[tuple[str, Kind, str]] = [
+    ("contrato_id", "int", "c.id"),
+    ("uasg", "text", "c.uasg"),
+    ("unidade_nome", "text", "coalesce(u.nome, c.unidade_gestora_nome)"),
+    ("numero", "text", "c.numero"),
+    ("tipo", "text", "c.tipo"),
+    ("categoria", "text", "c.categoria"),
+    ("processo", "text", "c.processo"),
+    ("modalidade", "text", "c.modalidade"),
+    ("objeto", "text", "c.objeto"),
+    ("fornecedor_tipo", "text", "c.fornecedor_tipo"),
+    ("fornecedor_documento", "text", "c.fornecedor_cnpj_cpf_idgener"),
+    ("fornecedor_nome", "text", "c.fornecedor_nome"),
+    ("situacao", "text", "c.situacao"),
+    ("data_assinatura", "date", "c.data_assinatura"),
+    ("vigencia_inicio", "date", "c.vigencia_inicio"),
+    ("vigencia_fim", "date", "c.vigencia_fim"),
+    ("valor_inicial", "money", "c.valor_inicial"),
+    ("valor_global", "money", "c.valor_global"),
+    ("valor_parcela", "money", "c.valor_parcela"),
+    ("valor_acumulado", "money", "c.valor_acumulado"),
+    ("num_parcelas", "int", "c.num_parcelas"),
+    ("gestor", "text", "a.gestor"),
+    ("fiscal", "text", "a.fiscal"),
+    ("prioridade", "text", "a.prioridade"),
+    ("observacao", "text", "a.observacao"),
+    ("alertar_em", "date", "a.alertar_em"),
+]
+CONTRATO_FIELDS: list[tuple[str, Kind]] = [(n, k) for n, k, _ in CONTRATO_COLUMNS]
+# Tracking columns of the tab tables are not exported (neither is the raw payload).
+_NOT_EXPORTED = {"payload", "payload_hash", "primeiro_visto_em", "atualizado_em", "removido_em"}
+
+
+def _kind(column: sa.Column) -> Kind:
+    t = column.type
+    if isinstance(t, JSONB):
+        return "json"
+    if isinstance(t, sa.Numeric):
+        return "money" if t.scale == 2 else "decimal"
+    if isinstance(t, sa.DateTime):
+        return "timestamp"
+    if isinstance(t, sa.Date):
+        return "date"
+    if isinstance(t, (sa.BigInteger, sa.Integer)):
+        return "int"
+    return "text"
+
+
+# Per tab: (name, kind) of its exported columns, ``contrato_id`` and ``id`` first.
+TAB_FIELDS: dict[str, list[tuple[str, Kind]]] = {
+    aba: [(c.name, _kind(c)) for c in table.columns if c.name not in _NOT_EXPORTED]
+    for aba, table in ABA_TABLES.items()
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    uasgs: Sequence[str] = ()  # empty: every UASG
+    situacao: str = "todos"  # ativo: situacao 'Ativo'; inativo: any other; todos
+    vigente_em: date | None = None  # vigencia_inicio <= day <= vigencia_fim
+
+
+def _where(f: Filters) -> tuple[str, dict[str, Any]]:
+    clauses, params = ["c.removido_em IS NULL"], {}
+    if f.uasgs:
+        clauses.append("c.uasg = ANY(:uasgs)")
+        params["uasgs"] = list(f.uasgs)
+    if f.situacao == "ativo":
+        clauses.append("c.situacao = 'Ativo'")
+    elif f.situacao == "inativo":
+        clauses.append("c.situacao IS DISTINCT FROM 'Ativo'")
+    if f.vigente_em is not None:
+        clauses.append("c.vigencia_inicio <= :dia AND c.vigencia_fim >= :dia")
+        params["dia"] = f.vigente_em
+    return " AND ".join(clauses), params
+
+
+_FROM = """
+FROM contratos c
+LEFT JOIN unidades u ON u.codigo = c.uasg
+LEFT JOIN acompanhamento a ON a.contrato_id = c.id
+"""
+
+
+@contextlib.contextmanager
+def read_snapshot(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection in one REPEATABLE READ, READ ONLY transaction (rolled back at the end)."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            yield conn
+
+
+def backend_pid(conn: sa.Connection) -> int:
+    return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+
+
+def count_contracts(conn: sa.Connection, filters: Filters) -> int:
+    where, params = _where(filters)
+    return conn.execute(sa.text(f"SELECT count(*) {_FROM} WHERE {where}"), params).scalar_one()
+
+
+def stream_contracts(
+    conn: sa.Connection, filters: Filters, chunk: int
+) -> Iterator[list[Mapping[str, Any]]]:
+    """The matching contracts, ordered by UASG, número and id, ``chunk`` rows at a time from
+    a server-side cursor: memory does not grow with the number of contracts."""
+    where, params = _where(filters)
+    select = ", ".join(f"{expr} AS {name}" for name, _, expr in CONTRATO_COLUMNS)
+    query = f"SELECT {select} {_FROM} WHERE {where} ORDER BY c.uasg, c.numero, c.id"
+    result = conn.execute(sa.text(query), params, execution_options={"stream_results": True})
+    try:
+        for part in result.yield_per(chunk).mappings().partitions():
+            yield list(part)
+    finally:
+        result.close()
+
+
+def tab_rows(
+    conn: sa.Connection, aba: str, contrato_ids: Sequence[int]
+) -> dict[int, list[Mapping[str, Any]]]:
+    """The rows of tab ``aba`` (not removed) of these contracts, by contract, ordered by id."""
+    columns = ", ".join(name for name, _ in TAB_FIELDS[aba])
+    query = (
+        f"SELECT {columns} FROM contratos_{aba} "
+        "WHERE contrato_id = ANY(:ids) AND removido_em IS NULL ORDER BY contrato_id, id"
+    )
+    out: dict[int, list[Mapping[str, Any]]] = {cid: [] for cid in contrato_ids}
+    for row in conn.execute(sa.text(query), {"ids": list(contrato_ids)}).mappings():
+        out[row["contrato_id"]].append(row)
+    return out
