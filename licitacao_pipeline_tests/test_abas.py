@@ -1,7 +1,9 @@
 """Tab assets and the on-demand job, over HTTP against a real PostgreSQL."""
 
+import re
 from datetime import datetime
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 
@@ -10,7 +12,15 @@ from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.contrato_sob_demanda import sincronizar_contrato
 from licitacao_pipeline.defs.contratos import contratos
 
-from .helpers import br_money, failure_message, materialize, parse_day, rows, with_client
+from .helpers import (
+    br_money,
+    failure_message,
+    materialize,
+    parse_day,
+    rows,
+    step_retries,
+    with_client,
+)
 
 UASG = "787010"
 ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
@@ -132,6 +142,7 @@ def test_tab_snapshot_updates_and_marks_removed(sim, resources, engine):
     sim.set_tab(cid, "empenhos", [r for r in sim.tab(cid, "empenhos") if r["id"] != second["id"]])
     result = sync_tabs_only(resources, {"completa": True})
     meta = tab_meta(result, "empenhos")
+    assert (meta["contratos_devidos"], meta["contratos_pendentes"]) == (len(ids), 0)  # all
     assert (meta["linhas_atualizadas"], meta["linhas_removidas"], meta["linhas_inseridas"]) == (
         1,
         1,
@@ -188,6 +199,8 @@ def test_mostly_failing_run_fails_loudly_after_committing_successes(sim, resourc
     stamps = rows(engine)
     assert all(r["historico_atualizado_em"] is not None for r in stamps)  # successes committed
     assert all(r["itens_atualizado_em"] is None for r in stamps)
+    failed = tab_meta(result, "itens")
+    assert failed["contratos_com_falha"] == n and len(failed["amostras_falhas"]) == 20  # capped
 
 
 def test_on_demand_job_refreshes_exactly_the_chosen_tabs_of_one_contract(sim, resources, engine):
@@ -255,3 +268,147 @@ def test_on_demand_job_refuses_a_contract_of_another_uasg(sim, resources):
         raise_on_error=False,
     )
     assert "belongs to UASG 787000" in failure_message(result)
+
+
+def test_a_warehouse_error_on_one_contract_fails_that_contract_only(sim, resources, engine):
+    """A batch whose write fails for another reason than a lost connection is written again
+    one contract at a time: the rest is stored (rejects included), the contract that fails is
+    named, and the run fails without a step retry (an unexpected failure is a bug to look at,
+    not a hiccup)."""
+    ids = sim.contrato_ids(UASG)
+    materialize([contratos], UASG, resources, ALL)
+    bad = next(cid for cid in ids if sim.tab(cid, "historico"))
+    odd = next(cid for cid in ids if cid != bad and sim.tab(cid, "empenhos"))
+    sim.inject_fault("malformed", path=rf"^/api/contrato/{odd}/empenhos$", field="empenhado")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(  # bad's historico can never be written
+            "CREATE FUNCTION recusar() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RAISE EXCEPTION 'recusado: contrato %%', NEW.contrato_id; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER recusar BEFORE INSERT ON contratos_historico FOR EACH ROW "
+            f"WHEN (NEW.contrato_id = {bad}) EXECUTE FUNCTION recusar()"
+        )
+        conn.exec_driver_sql(  # and no batch of more than one contract: always one by one
+            "CREATE FUNCTION um_por_vez() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF (SELECT count(*) FROM novos) > 1 THEN RAISE EXCEPTION 'lote'; END IF; "
+            "RETURN NULL; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER um_por_vez AFTER UPDATE ON contratos REFERENCING NEW TABLE AS novos "
+            "FOR EACH STATEMENT EXECUTE FUNCTION um_por_vez()"
+        )
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [contratos_abas],
+            partition_key=UASG,
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+        )
+        logged = [e.user_message for e in instance.all_logs(result.run_id)]
+    message = failure_message(result)
+    assert "1 contract tabs failed unexpectedly (successes were stored)" in message
+    assert f"recusado: contrato {bad}" in message and step_retries(result) == 0
+    assert any(m.startswith(f"contrato {bad} historico: InternalError: ") for m in logged)
+    meta = tab_meta(result, "historico")
+    assert (meta["contratos_com_falha"], meta["contratos_sincronizados"]) == (1, len(ids) - 1)
+    [failure] = meta["amostras_falhas"]
+    assert failure["contrato_id"] == bad and failure["erro"].startswith("InternalError: ")
+    assert len(failure["erro"]) == 500  # the SQL error, cut for the UI
+    assert not checks(result)[("contratos_historico", "sem_falhas")].passed
+    stamps = {r["id"]: r for r in rows(engine)}
+    assert stamps[bad]["historico_atualizado_em"] is None
+    assert all(stamps[c]["historico_atualizado_em"] is not None for c in ids if c != bad)
+    assert all(stamps[c][f"{a}_atualizado_em"] is not None for c in ids for a in ABAS[1:])
+    stored = {r["contrato_id"] for r in rows(engine, "contratos_historico")}
+    assert bad not in stored and len(stored) > 1
+    [reject] = rows(engine, "rejected_records")  # written one by one, with its run and UASG
+    assert (reject["source"], reject["uasg"], reject["run_id"]) == (
+        "contratos_empenhos",
+        UASG,
+        result.run_id,
+    )
+
+
+def test_a_deadlock_while_writing_tabs_is_transient_not_a_bug(sim, resources, engine):
+    """A deadlock keeps the connection but is worth another try, like a lost connection: the
+    batch is written again, then the step is retried; never reported as an unexpected failure
+    of each contract."""
+    materialize([contratos], UASG, resources, ALL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE FUNCTION impasse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'impasse simulado' USING ERRCODE = 'deadlock_detected'; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER impasse BEFORE INSERT ON contratos_historico "
+            "FOR EACH STATEMENT EXECUTE FUNCTION impasse()"
+        )
+    result = sync_tabs_only(resources, raise_on_error=False)
+    message = failure_message(result)
+    assert "transient error persisted after 1 step retries" in message
+    assert "impasse simulado" in message and "unexpectedly" not in message
+    assert step_retries(result) == 1
+
+
+def test_a_record_id_repeated_in_a_tab_is_rejected_and_the_rest_is_stored(sim, resources, engine):
+    cid = next(i for i in sim.contrato_ids(UASG) if len(sim.tab(i, "empenhos")) >= 2)
+    first, second, *rest = sim.tab(cid, "empenhos")
+    again = {**first, "pago": "1,00"}
+    sim.set_tab(cid, "empenhos", [first, again, second, *rest])  # the repeat before the others
+    result = sync_all(resources)
+    meta = tab_meta(result, "empenhos")
+    assert meta["linhas_rejeitadas"] == 1
+    assert meta["amostras_rejeitadas"] == [
+        {"contrato_id": cid, "record_id": first["id"], "reason": "duplicate id in tab"}
+    ]
+    stored = {r["id"]: r for r in rows(engine, "contratos_empenhos", "contrato_id = :c", c=cid)}
+    assert set(stored) == {r["id"] for r in (first, second, *rest)}  # the records after it too
+    assert stored[first["id"]]["payload"] == first  # the first one listed wins
+    [reject] = rows(engine, "rejected_records")
+    assert reject["reason"] == f"contrato {cid}: duplicate id in tab"
+    assert (reject["record_id"], reject["payload"]) == (str(first["id"]), again)
+    assert reject["source"] == "contratos_empenhos" and reject["run_id"] == result.run_id
+
+
+def test_tab_metadata_counts_rows_and_samples_rejects_and_the_log_says_how_far_it_got(
+    sim, resources, engine
+):
+    """What the UI and the CLI show of a tab run: row counts, ten reject samples at most, and
+    the final progress line."""
+    ids = sim.contrato_ids(UASG)
+    with_empenhos = [cid for cid in ids if sim.tab(cid, "empenhos")]
+    assert len(with_empenhos) > 10
+    sim.inject_fault("malformed", path=r"/empenhos$", times=-1, field="empenhado")
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [contratos, contratos_abas],
+            partition_key=UASG,
+            resources=resources,
+            instance=instance,
+            run_config={"ops": ALL},
+        )
+        logged = [e.user_message for e in instance.all_logs(result.run_id)]
+    for tab in ABAS:
+        meta = tab_meta(result, tab)
+        records = sum(len(sim.tab(cid, tab)) for cid in ids)
+        rejected = len(with_empenhos) if tab == "empenhos" else 0
+        assert meta["linhas"] == records - rejected, tab
+        assert meta["linhas_inseridas"] == records - rejected, tab
+        assert meta["linhas_rejeitadas"] == rejected, tab
+    samples = tab_meta(result, "empenhos")["amostras_rejeitadas"]
+    assert len(samples) == 10
+    for sample in samples:
+        cid = sample["contrato_id"]
+        assert sample == {
+            "contrato_id": cid,
+            "record_id": sim.tab(cid, "empenhos")[0]["id"],
+            "reason": "empenhado: invalid money 'abc,de' (expected like '1.234,56')",
+        }
+    n = len(ids)
+    final = [m for m in logged if " abas done: " in m]
+    assert len(final) == 1 and final[0].startswith(f"{UASG} (")
+    per_tab = ", ".join(f"{tab} {n}/{n}" for tab in ABAS)
+    done = rf"\) abas done: {4 * n}/{4 * n} contract tabs in \d+s \(\d+\.\d/s; {per_tab}; "
+    assert re.search(done + r"0 failed\)$", final[0]), final[0]

@@ -1,9 +1,14 @@
-"""The benchmark scripts stay runnable (they are not timed tests: their figures go in notes)."""
+"""The benchmark scripts stay runnable (they are not timed tests: their figures go in notes),
+and stop everything they start: their simulator process and their embedded PostgreSQL."""
 
+import os
 import subprocess
 import sys
+import uuid
 
 import pytest
+
+from .processos import carrying, describe, stop
 
 
 @pytest.mark.parametrize(
@@ -14,6 +19,7 @@ import pytest
         "bench_abas_memoria.py",
         "bench_escala.py",
         "bench_latencia.py",
+        "bench_exportacao.py",
     ],
 )
 def test_benchmark_script_imports_and_parses_its_arguments(repo_root, script):
@@ -25,3 +31,33 @@ def test_benchmark_script_imports_and_parses_its_arguments(repo_root, script):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "usage:" in proc.stdout
+
+
+# Tiny sizes: the point is that each script runs to its end and leaves nothing running.
+TINY = {
+    "bench_contratos.py": ["--contracts", "30"],
+    "bench_abas.py": ["--contracts", "10", "--latency", "0.01"],
+    "bench_abas_memoria.py": ["--small", "10", "--large", "20"],
+    "bench_escala.py": ["--uasgs", "40", "--with-hour", "5", "--active-runs", "6"],
+    "bench_exportacao.py": ["--small", "200", "--large", "400"],
+}
+
+
+@pytest.mark.parametrize("script", list(TINY))
+def test_benchmark_runs_to_its_end_and_leaves_no_process_behind(repo_root, script):
+    mark = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # its own embedded server
+    env["LICITACAO_TEST_BENCH"] = mark
+    proc = subprocess.run(
+        [sys.executable, str(repo_root / "benchmarks" / script), *TINY[script]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=repo_root,
+    )
+    found = carrying("LICITACAO_TEST_BENCH", mark)
+    left = [describe(p) for p in found]
+    stop(found)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert not left, left

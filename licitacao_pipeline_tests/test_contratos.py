@@ -1,11 +1,18 @@
 """The ``contratos`` asset against the simulator over HTTP and a real PostgreSQL."""
 
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
 import pytest
 import sqlalchemy as sa
 
-from licitacao_pipeline.defs.contratos import contratos
+from licitacao_pipeline.comprasnet.parsing import content_hash
+from licitacao_pipeline.defs.contratos import contratos, local_today
+from licitacao_pipeline.warehouse import tables
 
 from .helpers import (
+    StatusServer,
     br_money,
     failure_message,
     materialization_metadata,
@@ -13,6 +20,7 @@ from .helpers import (
     parse_day,
     rows,
     sim_records,
+    step_retries,
     with_client,
 )
 
@@ -164,3 +172,210 @@ def test_partitions_are_independent(sim, resources, engine):
             conn.execute(sa.text("SELECT uasg, count(*) FROM contratos GROUP BY uasg")).all()
         )
     assert counts == {"787010": 25, "787000": 8}
+
+
+# -- amounts, checks, the vigência window and the unchanged-record shortcut, end to end ---------
+
+UASG = "787010"
+BIG = {
+    "valor_global": "9.999.999.999.999.999,99",  # the largest NUMERIC(18, 2)
+    "valor_inicial": "12.345.678.901.234,56",  # more digits than a double holds
+    "valor_parcela": "0,01",
+    "valor_acumulado": "1.000.000.000.000.000,10",
+}
+
+
+def test_largest_amounts_are_stored_and_read_back_to_the_cent(sim, resources, engine):
+    """Money is NUMERIC end to end: a double (15-17 significant digits) would round these."""
+    cid = sim.contrato_ids(UASG)[0]
+    sim.change_contrato(cid, **BIG)
+    materialize([contratos], UASG, resources, ALL)
+    [stored] = rows(engine, where="id = :i", i=cid)
+    for field, text in BIG.items():
+        assert str(stored[field]) == str(br_money(text)), field  # digits and scale
+    # read back through the code's own table definition, as the pipeline reads it
+    columns = [tables.contratos.c[field] for field in BIG]
+    with engine.connect() as conn:
+        typed = conn.execute(sa.select(*columns).where(tables.contratos.c.id == cid)).one()
+    assert list(typed) == [br_money(text) for text in BIG.values()]
+    assert all(isinstance(value, Decimal) for value in typed)
+    meta = materialization_metadata(materialize([contratos], UASG, resources, ALL))
+    assert meta["inalterados"] == 25 and meta["linhas_escritas"] == 0
+
+
+def check_results(result) -> dict:
+    return {c.check_name: c for c in result.get_asset_check_evaluations()}
+
+
+def test_checks_fail_naming_the_negative_and_incoherent_contracts(sim, resources, engine):
+    """valores_nao_negativos fails for any one negative value (zero is fine);
+    vigencia_coerente for a vigência ending before it starts (a one-day vigência is fine).
+    Removed contracts and other UASGs are not this partition's problem."""
+    ids = sorted(sim.contrato_ids(UASG))
+    negative = {
+        ids[0]: {"valor_inicial": "-0,01"},
+        ids[1]: {"valor_global": "-1.000,00"},
+        ids[2]: {"valor_parcela": "-5,00"},
+    }
+    for cid, fields in negative.items():
+        sim.change_contrato(cid, **fields)
+    sim.change_contrato(ids[3], valor_inicial="0,00", valor_global="0,00", valor_parcela="0,00")
+    sim.change_contrato(ids[4], vigencia_inicio="2026-05-10", vigencia_fim="2026-05-09")
+    sim.change_contrato(ids[5], vigencia_inicio="2026-05-10", vigencia_fim="2026-05-10")
+    other = sim.contrato_ids("787000")[0]
+    sim.change_contrato(other, valor_global="-1,00", vigencia_fim="2001-01-01")
+
+    materialize([contratos], "787000", resources, ALL)
+    checks = check_results(materialize([contratos], UASG, resources, ALL))
+    assert not checks["valores_nao_negativos"].passed
+    assert checks["valores_nao_negativos"].metadata["ids"].value == sorted(negative)
+    assert not checks["vigencia_coerente"].passed
+    assert checks["vigencia_coerente"].metadata["ids"].value == [ids[4]]
+    assert checks["ids_unicos"].passed and checks["taxa_rejeicao"].passed
+
+    for cid in [*negative, ids[4]]:
+        sim.remove_contrato(cid)
+    checks = check_results(materialize([contratos], UASG, resources, ALL))
+    assert checks["valores_nao_negativos"].passed and checks["vigencia_coerente"].passed
+    assert checks["valores_nao_negativos"].metadata["ids"].value == []
+
+
+def sao_paulo_today() -> date:
+    """Independent of the code under test: the date on a São Paulo wall calendar now."""
+    return datetime.now(ZoneInfo("America/Sao_Paulo")).date()
+
+
+def test_the_window_keeps_a_contract_ended_exactly_n_days_ago_and_not_one_day_more(
+    sim, resources, engine
+):
+    """The default window (730 days) counted in São Paulo days, at its exact edge. (Between
+    21:00 and 24:00 in São Paulo this also catches an asset that takes UTC's date for today;
+    the other hours are covered by the local_today tests below.)"""
+    today = sao_paulo_today()
+    edge = sim.add_contrato(UASG, vigencia_fim=(today - timedelta(days=730)).isoformat())
+    past = sim.add_contrato(UASG, vigencia_fim=(today - timedelta(days=731)).isoformat())
+    meta = materialization_metadata(materialize([contratos], UASG, resources))
+    stored = {r["id"] for r in rows(engine)}
+    assert edge["id"] in stored and past["id"] not in stored
+    fora = {
+        r["id"]
+        for r in sim_records(sim, UASG)
+        if r["vigencia_fim"] and (today - date.fromisoformat(r["vigencia_fim"])).days > 730
+    }
+    assert stored == set(sim.contrato_ids(UASG)) - fora
+    assert meta["filtrados_por_vigencia"] == len(fora) and meta["vigencia_janela_dias"] == 730
+    listed = {r["id"]: r for r in sim_records(sim, UASG)}
+    for sample in meta["amostras_filtrados"]:  # what the UI shows of the first ten
+        record = listed[sample["id"]]
+        assert sample == {
+            "id": record["id"],
+            "numero": record["numero"],
+            "vigencia_fim": record["vigencia_fim"],
+        }
+    assert {s["id"] for s in meta["amostras_filtrados"]} <= fora
+
+
+@pytest.mark.parametrize(
+    "instant,today",
+    [
+        (datetime(2026, 3, 10, 23, 30, tzinfo=ZoneInfo("America/Sao_Paulo")), date(2026, 3, 10)),
+        (datetime(2026, 3, 11, 2, 30, tzinfo=UTC), date(2026, 3, 10)),  # the same instant
+        (datetime(2026, 3, 11, 2, 59, 59, tzinfo=UTC), date(2026, 3, 10)),
+        (datetime(2026, 3, 11, 3, 0, tzinfo=UTC), date(2026, 3, 11)),  # São Paulo midnight
+        (datetime(2026, 12, 31, 21, 0, tzinfo=ZoneInfo("America/Sao_Paulo")), date(2026, 12, 31)),
+    ],
+)
+def test_today_is_the_sao_paulo_date_also_when_utc_is_already_tomorrow(instant, today):
+    assert local_today(instant) == today
+
+
+def test_local_today_defaults_to_now_in_sao_paulo():
+    before = sao_paulo_today()
+    assert local_today() in (before, sao_paulo_today())  # a midnight may pass in between
+
+
+def test_an_unchanged_record_is_not_parsed_again(sim, resources, engine):
+    """A listed record whose content hash equals the stored one is neither parsed nor written
+    (README: "not even parsed"); its stored vigencia_fim decides the window. Observable without
+    timing: a stored hash that matches a record the parser would reject hides the record from
+    the parser, and a stored vigencia_fim that differs from the record's is the one used."""
+    ids = sorted(sim.contrato_ids(UASG))
+    materialize([contratos], UASG, resources, ALL)
+    bad = sim.change_contrato(ids[0], valor_global="abc,de")
+    with engine.begin() as conn:  # as if this very record had been stored before
+        conn.execute(
+            sa.text("UPDATE contratos SET payload_hash = :h WHERE id = :i"),
+            {"h": content_hash(bad), "i": ids[0]},
+        )
+        conn.execute(
+            sa.text("UPDATE contratos SET vigencia_fim = '2001-01-01' WHERE id = :i"),
+            {"i": ids[1]},
+        )
+    meta = materialization_metadata(
+        materialize([contratos], UASG, resources, janela_de(3650))  # every seed is inside
+    )
+    assert meta["rejeitados"] == 0 and rows(engine, "rejected_records") == []
+    assert (meta["inalterados"], meta["filtrados_por_vigencia"]) == (24, 1)
+    stored = {r["id"]: r for r in rows(engine)}
+    assert stored[ids[0]]["removido_em"] is None
+    assert stored[ids[1]]["removido_motivo"] == "fora_da_janela_de_vigencia"
+
+
+def janela_de(dias, **extra):
+    return {"contratos": {"config": {"vigencia_janela_dias": dias, **extra}}}
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "503"])
+def test_a_5xx_without_retry_after_is_retried_by_the_client(sim, resources, engine, kind):
+    """The simulator's 502/503 carry no Retry-After unless asked: only the client's own retry
+    list makes it try again (urllib3 retries a 503 *with* the header on its own)."""
+    sim.inject_fault(kind, path=r"^/api/contrato/ug/787010$", times=2)
+    result = materialize([contratos], UASG, resources, ALL)
+    meta = materialization_metadata(result)
+    assert meta["inseridos"] == 25 and meta["retentativas"] == 2
+    assert sim.requests["/api/contrato/ug/787010"] == 3
+    assert step_retries(result) == 0
+
+
+@pytest.mark.parametrize("kind", ["429", "500", "503"])
+def test_a_transient_status_that_outlives_the_client_retries_retries_the_step(
+    sim, resources, engine, kind
+):
+    sim.inject_fault(kind, path=r"^/api/contrato/ug/787010$", times=1, retry_after=0)
+    result = materialize([contratos], UASG, with_client(resources, sim, max_retries=0), ALL)
+    assert result.success and step_retries(result) == 1
+    assert sim.requests["/api/contrato/ug/787010"] == 2
+    assert len(rows(engine)) == 25
+
+
+@pytest.mark.parametrize("status", [400, 403])
+def test_a_client_error_fails_the_run_at_once_without_any_retry(resources, engine, status):
+    with StatusServer(status) as server:
+        result = materialize(
+            [contratos],
+            UASG,
+            with_client(resources, server, max_retries=3, body_retries=3),
+            ALL,
+            raise_on_error=False,
+        )
+    message = failure_message(result)
+    assert f"status={status}" in message and "/api/contrato/" in message
+    assert step_retries(result) == 0
+    assert server.requests and set(server.requests.values()) == {1}  # not retried either
+    assert rows(engine) == []
+
+
+def test_a_contract_listed_twice_is_stored_once_and_fails_ids_unicos(sim, resources, engine):
+    """One row per id (the first listed wins); the repeats are counted and named by the check."""
+    ids = sorted(sim.contrato_ids(UASG))
+    for cid in ids[:11]:  # one more than the samples shown
+        sim.add_contrato(UASG, id=cid, objeto="repetido")
+    result = materialize([contratos], UASG, resources, ALL)
+    meta = materialization_metadata(result)
+    assert (meta["listados"], meta["duplicados"], meta["inseridos"]) == (36, 11, 25)
+    check = check_results(result)["ids_unicos"]
+    assert not check.passed
+    assert check.metadata["duplicados_na_listagem"].value == 11
+    sample = check.metadata["ids_duplicados"].value
+    assert len(sample) == 10 and set(sample) < set(ids[:11])
+    assert sorted(r["id"] for r in rows(engine)) == ids

@@ -598,7 +598,9 @@ def test_cleanup_purges_stale_rejects_and_old_alerts_and_a_dry_run_only_counts(
 # -- found while fixing: interrupts, stopped clients, a vanished contract listed again ----------
 
 
-def test_an_interrupt_while_the_warehouse_is_down_stays_an_interrupt(sim, resources, engine):
+def test_an_interrupt_while_the_warehouse_is_down_stays_an_interrupt(
+    sim, resources, engine, caplog
+):
     """The answers that arrive after an interrupt are written in one guarded write: a failing
     warehouse must not turn a terminated step into an OperationalError (which would be
     retried as transient)."""
@@ -615,6 +617,7 @@ def test_an_interrupt_while_the_warehouse_is_down_stays_an_interrupt(sim, resour
     with pytest.raises(KeyboardInterrupt):
         sync_abas(client, engine, work(), ABAS, workers=8)
     assert client.stopped
+    assert "abas: could not write the last answers: (psycopg2.OperationalError)" in caplog.text
 
 
 def test_requests_cancelled_by_someone_else_are_failures_not_a_silent_success(sim, engine):

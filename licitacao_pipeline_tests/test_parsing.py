@@ -1,4 +1,6 @@
-from datetime import UTC, date, datetime
+import copy
+import hashlib
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -6,13 +8,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from licitacao_pipeline.comprasnet.parsing import (
+    PARSER_VERSION,
     RecordError,
     content_hash,
     day,
     decimal,
+    integer,
     money,
     parse_contrato,
+    record_id,
+    text,
     timestamp,
+    uasg_of,
+    unidade_of,
     within_vigencia,
 )
 
@@ -148,7 +156,229 @@ def test_hash_ignores_links_and_key_order_but_not_content():
 
 def test_vigencia_window():
     row = {"vigencia_fim": date(2024, 1, 1)}
-    assert within_vigencia(row, date(2024, 12, 31), 365)
+    assert within_vigencia(row, date(2024, 12, 31), 365)  # ended exactly 365 days ago: kept
+    assert not within_vigencia(row, date(2025, 1, 1), 365)  # one day more: out
     assert not within_vigencia(row, date(2025, 1, 2), 365)
+    assert within_vigencia(row, date(2024, 1, 1), 0)
+    assert not within_vigencia(row, date(2024, 1, 2), 0)
+    assert within_vigencia(row, date(2023, 6, 1), 0)  # still running
     assert within_vigencia(row, date(2030, 1, 1), None)
     assert within_vigencia({"vigencia_fim": None}, date(2030, 1, 1), 1)
+
+
+# -- every branch and every message: a rejected record's reason names the field and the value --
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: money("abc,de"), "valor: invalid money 'abc,de' (expected like '1.234,56')"),
+        (
+            lambda: money("1.23,45", "pago"),
+            "pago: invalid money '1.23,45' (expected like '1.234,56')",
+        ),
+        (
+            lambda: money(1.5, "valor_global"),
+            "valor_global: money must be a string like '1.234,56', got 1.5",
+        ),
+        (lambda: money(True, "pago"), "pago: money must be a string like '1.234,56', got True"),
+        (lambda: money([], "pago"), "pago: money must be a string like '1.234,56', got []"),
+        (lambda: decimal("1,5", "quantidade"), "quantidade: invalid decimal '1,5'"),
+        (lambda: decimal(True, "quantidade"), "quantidade: invalid decimal True"),
+        (lambda: decimal([], "quantidade"), "quantidade: invalid decimal []"),
+        (
+            lambda: day("01/03/2026", "vigencia_fim"),
+            "vigencia_fim: invalid date '01/03/2026' (expected YYYY-MM-DD)",
+        ),
+        (lambda: day("20260301", "d"), "d: invalid date '20260301' (expected YYYY-MM-DD)"),
+        (lambda: day(20260301, "d"), "d: invalid date 20260301 (expected YYYY-MM-DD)"),
+        (lambda: day("2026-02-30", "d"), "d: invalid date '2026-02-30' (expected YYYY-MM-DD)"),
+        (lambda: timestamp("ontem", "criado_em"), "criado_em: invalid timestamp 'ontem'"),
+        (lambda: integer(None, "id", required=True), "id: missing"),
+        (lambda: integer("", "id", required=True), "id: missing"),
+        (lambda: integer(True, "num_parcelas"), "num_parcelas: invalid integer True"),
+        (lambda: integer("1.5", "num_parcelas"), "num_parcelas: invalid integer '1.5'"),
+        (lambda: integer(1.5, "num_parcelas"), "num_parcelas: invalid integer 1.5"),
+        (lambda: integer("12a", "num_parcelas"), "num_parcelas: invalid integer '12a'"),
+        (lambda: text({"a": 1}, "objeto"), "objeto: expected text, got dict"),
+        (lambda: text([1], "objeto"), "objeto: expected text, got list"),
+        (lambda: parse_contrato([1], "787010"), "record: expected an object, got list"),
+        (lambda: parse_contrato({}, "787010"), "id: missing"),
+        (lambda: parse_contrato({"id": "x"}, "787010"), "id: invalid integer 'x'"),
+    ],
+)
+def test_errors_name_the_field_and_the_value(call, message):
+    with pytest.raises(RecordError) as err:
+        call()
+    assert str(err.value) == message
+
+
+def test_converters_accept_what_the_api_sends():
+    assert money(1234) == Decimal(1234) and money(-5) == Decimal(-5)
+    assert money(" 1.234,56 ") == Decimal("1234.56")
+    assert decimal(1.5, "q") == Decimal("1.5") and decimal(0.1, "q") == Decimal("0.1")
+    assert decimal(" -2.25 ", "q") == Decimal("-2.25")
+    assert decimal(None, "q") is None and decimal("", "q") is None
+    assert day("", "d") is None
+    assert integer("12", "n") == 12 and integer(" -3 ", "n") == -3 and integer(7, "n") == 7
+    assert integer(None, "n") is None and integer("", "n") is None
+    assert text(5, "t") == "5" and text("São", "t") == "São" and text(None, "t") is None
+    assert text("", "t") == ""
+
+
+def test_timestamps_are_aware_and_naive_ones_are_utc():
+    utc = datetime(2026, 9, 11, 16, 40, 46, tzinfo=UTC)
+    assert timestamp("2026-09-11T16:40:46", "t") == utc
+    assert timestamp("2026-09-11T16:40:46", "t").utcoffset() == timedelta(0)
+    brasilia = timestamp("2026-09-11T13:40:46-03:00", "t")
+    assert brasilia == utc and brasilia.utcoffset() == timedelta(hours=-3)
+    assert timestamp("2026-09-11T16:40:46.250000Z", "t") == utc + timedelta(milliseconds=250)
+    assert timestamp(None, "t") is None and timestamp("", "t") is None
+
+
+def test_hash_is_sha256_of_the_parser_version_and_canonical_json():
+    """Independent recomputation: sorted keys, no spaces, UTF-8 kept as is, links left out."""
+    record = {"objeto": "Aquisição de café", "id": 7, "valores": [1, 2.5], "links": {"x": "y"}}
+    canonical = '{"id":7,"objeto":"Aquisição de café","valores":[1,2.5]}'
+    expected = hashlib.sha256(f"v{PARSER_VERSION}:{canonical}".encode()).hexdigest()
+    assert content_hash(record) == expected
+    assert content_hash(record, ignore=("links", "valores")) != expected
+
+
+FULL = {
+    **RECORD,
+    "receita_despesa": "Despesa",
+    "codigo_tipo": "50",
+    "tipo": "Contrato",
+    "data_assinatura": "2024-12-20",
+    "data_publicacao": "2024-12-27",
+    "valor_parcela": "69.242,20",
+    "valor_acumulado": "1.234,00",
+}
+FLATTENED = {
+    "orgao_codigo": "52131",
+    "orgao_nome": "MARINHA",
+    "unidade_gestora_codigo": "787010",
+    "unidade_gestora_nome": "CENTRO DE INTENDÊNCIA",
+    "unidade_gestora_nome_resumido": "CIM",
+    "orgao_origem_codigo": "52111",
+    "orgao_origem_nome": "COMANDO DA MARINHA",
+    "unidade_gestora_origem_codigo": "787010",
+    "unidade_gestora_origem_nome": "CENTRO",
+    "fornecedor_tipo": "JURIDICA",
+    "fornecedor_cnpj_cpf_idgener": "05.340.639/0001-30",
+    "fornecedor_nome": "Construtora São João Ltda",
+}
+
+
+def test_parse_contrato_types_every_column():
+    row = parse_contrato(FULL, "787010")
+    assert {k: row[k] for k in FLATTENED} == FLATTENED
+    assert (row["receita_despesa"], row["codigo_tipo"], row["tipo"]) == (
+        "Despesa",
+        "50",
+        "Contrato",
+    )
+    assert row["numero"] == "00013/2026" and row["situacao"] == "Ativo"
+    assert (row["data_assinatura"], row["data_publicacao"]) == (
+        date(2024, 12, 20),
+        date(2024, 12, 27),
+    )
+    assert row["vigencia_inicio"] == date(2025, 1, 1)
+    assert (row["valor_parcela"], row["valor_acumulado"]) == (
+        Decimal("69242.20"),
+        Decimal("1234.00"),
+    )
+    assert row["num_parcelas"] == 12 and row["objeto"] is None
+    assert row["payload"] == FULL and row["payload"] is not FULL
+    assert row["payload_hash"] == content_hash(FULL)
+    assert parse_contrato(FULL, "787010", "given")["payload_hash"] == "given"
+
+
+def _at(record, path, value):
+    record = copy.deepcopy(record)
+    node = record
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return record
+
+
+# Where each flattened column comes from, and the name its error message gives it.
+FLATTENED_PATHS = [
+    (("contratante", "orgao", "codigo"), "contratante.orgao.codigo"),
+    (("contratante", "orgao", "nome"), "contratante.orgao.nome"),
+    (("contratante", "orgao", "unidade_gestora", "codigo"), "unidade_gestora.codigo"),
+    (("contratante", "orgao", "unidade_gestora", "nome"), "unidade_gestora.nome"),
+    (
+        ("contratante", "orgao", "unidade_gestora", "nome_resumido"),
+        "unidade_gestora.nome_resumido",
+    ),
+    (("contratante", "orgao_origem", "codigo"), "orgao_origem.codigo"),
+    (("contratante", "orgao_origem", "nome"), "orgao_origem.nome"),
+    (
+        ("contratante", "orgao_origem", "unidade_gestora_origem", "codigo"),
+        "unidade_gestora_origem.codigo",
+    ),
+    (
+        ("contratante", "orgao_origem", "unidade_gestora_origem", "nome"),
+        "unidade_gestora_origem.nome",
+    ),
+    (("fornecedor", "tipo"), "fornecedor.tipo"),
+    (("fornecedor", "cnpj_cpf_idgener"), "fornecedor.cnpj_cpf_idgener"),
+    (("fornecedor", "nome"), "fornecedor.nome"),
+]
+
+
+@pytest.mark.parametrize(
+    "path,name", FLATTENED_PATHS, ids=lambda v: ".".join(v) if isinstance(v, tuple) else v
+)
+def test_a_nested_field_that_is_not_text_is_rejected_by_name(path, name):
+    with pytest.raises(RecordError) as err:
+        parse_contrato(_at(FULL, path, ["x"]), "787010")
+    assert str(err.value) == f"{name}: expected text, got list"
+
+
+@pytest.mark.parametrize(
+    "path,name",
+    [
+        (("contratante", "orgao"), "contratante.orgao"),
+        (("contratante", "orgao", "unidade_gestora"), "unidade_gestora"),
+        (("contratante", "orgao_origem"), "contratante.orgao_origem"),
+        (("contratante", "orgao_origem", "unidade_gestora_origem"), "unidade_gestora_origem"),
+        (("fornecedor",), "fornecedor"),
+    ],
+    ids=lambda v: ".".join(v) if isinstance(v, tuple) else v,
+)
+def test_a_nested_object_that_is_not_an_object_is_rejected_by_name(path, name):
+    with pytest.raises(RecordError) as err:
+        parse_contrato(_at(FULL, path, "x"), "787010")
+    assert str(err.value) == f"{name}: expected an object, got str"
+
+
+def test_missing_nested_objects_leave_their_columns_empty():
+    row = parse_contrato({"id": 1, "contratante": None, "fornecedor": {}}, "787010")
+    assert all(row[k] is None for k in FLATTENED)
+    row = parse_contrato({"id": 1, "contratante": {"orgao": {"unidade_gestora": None}}}, "1")
+    assert all(row[k] is None for k in FLATTENED)
+
+
+def test_uasg_name_and_id_of_a_record_best_effort():
+    assert uasg_of(FULL) == "787010"
+    assert uasg_of({"contratante": "x"}) is None
+    assert uasg_of({"contratante": {"orgao": "x"}}) is None
+    assert uasg_of({"contratante": {"orgao": {"unidade_gestora": {"codigo": ["x"]}}}}) is None
+    assert unidade_of(FULL) == {
+        "codigo": "787010",
+        "nome": "CENTRO DE INTENDÊNCIA",
+        "nome_resumido": "CIM",
+        "orgao_codigo": "52131",
+        "orgao_nome": "MARINHA",
+    }
+    assert unidade_of({"contratante": "x"}) is None
+    assert unidade_of(_at(FULL, ("contratante", "orgao", "unidade_gestora", "nome"), None)) is None
+    assert unidade_of(_at(FULL, ("contratante", "orgao", "unidade_gestora", "codigo"), "")) is None
+    assert unidade_of(_at(FULL, ("contratante", "orgao", "nome"), {"x": 1})) is None
+    assert unidade_of(_at(FULL, ("contratante", "orgao"), "x")) is None
+    assert record_id({"id": 5}) == 5 and record_id({"id": "6"}) == 6
+    assert record_id({"id": "x"}) is None and record_id([5]) is None and record_id({}) is None

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from licitacao_pipeline.config import Uasg, parse_window
 from licitacao_pipeline.definitions import defs
 from licitacao_pipeline.defs.schedules import (
+    build_schedules,
     daytime_schedule,
     full_sync_rotation,
     full_sync_schedule,
@@ -200,6 +201,10 @@ def test_skip_reason_lists_every_uasg_when_nothing_is_requested(instance, all_at
     assert not data.run_requests
     for codigo, run in runs.items():
         assert f"{codigo}" in data.skip_message and run.run_id in data.skip_message
+    labels = {"787010": "787010 (CENTRO DE INTENDENCIA)", "770001": "770001 (BASE AEREA)"}
+    assert data.skip_message == "09:00 slot; every UASG skipped: " + "; ".join(
+        f"{labels.get(c, c)}: sincronizar_contratos run {runs[c].run_id} is queued" for c in SEEDS
+    )
 
 
 def test_ad_hoc_materialization_of_the_listing_counts_as_a_duplicate(instance, all_at_nine):
@@ -376,3 +381,89 @@ def test_3000_uasgs_load_and_each_is_requested_once_a_day(tmp_path):
     nights = out["nights"]
     assert all(len(n) <= 200 for n in nights)
     assert Counter(c for n in nights for c in n) == Counter(codes)  # 15 nights cover all once
+
+
+def test_build_schedules_takes_what_it_is_given_and_the_configuration_for_the_rest(
+    instance, monkeypatch
+):
+    """The code location's schedules are built once, at import: built here again, with given
+    and with configured settings (also so that the mutation check exercises the builder)."""
+    given = [Uasg("787010", time(7, 0)), Uasg("787000")]
+    diaria, completa, limpeza = build_schedules(
+        given, window=parse_window("08:00-10:00"), slot_minutes=30, per_night=1
+    )
+    assert [s.name for s in (diaria, completa, limpeza)] == [
+        "sincronizacao_diaria",
+        "sincronizacao_completa_diaria",
+        "limpeza_diaria",
+    ]
+    assert fires_at(diaria) == [(7, 0), (9, 0)]  # the only free UASG: mid-window
+    nights = [requested(evaluate(completa, instance, at(3, 0, DAY + timedelta(d)))) for d in (0, 1)]
+    assert sorted(nights) == [["787000"], ["787010"]]  # one a night, both in two nights
+    assert completa.description == (
+        "03:00 full sync (all tabs, low priority) of at most 1 UASGs a night, rotating: each "
+        "of the 2 UASGs every 2 nights. A UASG whose previous full sync is still queued or "
+        "running is skipped (see tick logs)."
+    )
+
+    monkeypatch.setenv("LICITACAO_SCHEDULE_WINDOW", "10:00-12:00")
+    monkeypatch.setenv("LICITACAO_SCHEDULE_SLOT_MINUTES", "60")
+    monkeypatch.setenv("LICITACAO_FULL_SYNC_PER_NIGHT", "2")
+    diaria, completa, _ = build_schedules([Uasg("770001"), Uasg("787400"), Uasg("787700")])
+    assert fires_at(diaria) == [(10, 0), (11, 0)]
+    assert len(requested(evaluate(completa, instance, at(3)))) in (1, 2)  # 3 over 2 nights
+    assert "of at most 2 UASGs a night, rotating: each of the 3 UASGs every 2 nights" in (
+        completa.description
+    )
+    _, completa, _ = build_schedules(given, window=WINDOW, slot_minutes=5, per_night=200)
+    assert "of at most 200 UASGs a night, rotating: each of the 2 UASGs every night." in (
+        completa.description
+    )
+
+    diaria, *_ = build_schedules(window=WINDOW, slot_minutes=5, per_night=200)
+    assert fires_at(diaria) == [(h, 0) for h in sorted(DEFAULT_HOURS.values())]  # the loaded list
+
+
+def test_the_daytime_schedule_says_when_each_uasg_runs():
+    """The description the UI shows: the fixed hours (ten at most, then a count) and how the
+    others are spread."""
+    fixed = [Uasg(f"{i:06d}", time(7, i), f"U{i}" if i % 2 else None) for i in range(12)]
+    free = [Uasg("900001"), Uasg("900002")]
+    listed = ", ".join(
+        f"{i:06d} (U{i}) 07:{i:02d}" if i % 2 else f"{i:06d} 07:{i:02d}" for i in range(10)
+    )
+    tail = ". A UASG whose daytime sync is still queued or running is skipped (see tick logs)."
+    head = "Daily sync of {} UASGs (America/Sao_Paulo)"
+    window = parse_window("06:30-21:45")
+    assert daytime_schedule(fixed + free, window, 15).description == (
+        head.format(14) + "; 2 spread over 06:30-21:45 in 15-minute slots"
+        f"; fixed hours: {listed} and 2 more" + tail
+    )
+    assert daytime_schedule(fixed[:3], window, 5).description == (
+        head.format(3) + "; fixed hours: 000000 07:00, 000001 (U1) 07:01, 000002 07:02" + tail
+    )
+    assert daytime_schedule(free, window, 5).description == (
+        head.format(2) + "; 2 spread over 06:30-21:45 in 5-minute slots" + tail
+    )
+
+
+@pytest.mark.parametrize(
+    "slots,crons",
+    [
+        ([(h, m) for h in range(6, 22) for m in range(0, 60, 5)], ["0-55/5 6-21 * * *"]),
+        ([(9, 0), (11, 0), (14, 0), (16, 0), (18, 0)], ["0 9,11,14,16,18 * * *"]),
+        ([(6, 0), (6, 30), (7, 0), (7, 30), (8, 0), (8, 30)], ["0,30 6-8 * * *"]),
+        ([(6, 10), (7, 10), (9, 10), (10, 10), (14, 40)], ["10 6,7,9,10 * * *", "40 14 * * *"]),
+        ([(h, 0) for h in (6, 7, 8, 9, 14, 18, 19, 20, 21)], ["0 6-9,14,18-21 * * *"]),
+        ([(3, 0), (13, 0), (23, 0)], ["0 3-23/10 * * *"]),
+        ([(5, 1), (5, 2), (5, 3)], ["1-3 5 * * *"]),
+        ([(5, 7), (5, 8)], ["7,8 5 * * *"]),
+        ([(0, 0)], ["0 0 * * *"]),
+        ([(14, 10), (6, 40)], ["40 6 * * *", "10 14 * * *"]),  # in order of their first hour
+        ([(h, 0) for h in (6, 8, 10)], ["0 6-10/2 * * *"]),
+        ([(h, 0) for h in (6, 7, 8, 14)], ["0 6-8,14 * * *"]),
+    ],
+)
+def test_slot_crons_are_exact_and_short(slots, crons):
+    """Not only the right instants (the tests above): short strings, one per set of minutes."""
+    assert slot_crons(slots) == crons

@@ -6,7 +6,7 @@ the UASG's name.
 
 import contextlib
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -28,8 +28,11 @@ CHECKS = {
 UNIDADE_TAG = "licitacao/unidade"
 
 
-def local_today() -> date:
-    return datetime.now(ZoneInfo(TIMEZONE)).date()
+def local_today(now: datetime | None = None) -> date:
+    """Today's date in São Paulo at the instant ``now`` (an aware datetime; default: this
+    instant): the vigência window's "today", also between 21:00 and 24:00 local time, when
+    UTC is already on the next day."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(TIMEZONE)).date()
 
 
 class ContratosConfig(dg.Config):
