@@ -1,10 +1,20 @@
-"""A real Dagster deployment for the daemon tests: a DAGSTER_HOME built from the project's
-dagster.yaml with PostgreSQL run storage, a ``dagster-daemon`` and a ``dagster-webserver``, both
-serving the code location ``licitacao_pipeline`` from the project's workspace.yaml (the name
-``licitacao sync`` and ``dagster job launch`` address)."""
+"""A real Dagster deployment for the daemon tests, in production's topology (docker-compose.yml)
+without Docker: a DAGSTER_HOME with the production instance config
+(licitacao_pipeline/deploy/dagster.yaml: PostgreSQL storage named by ``DAGSTER_PG_*``), the code
+location ``licitacao_pipeline`` served by a gRPC code server (``dagster code-server start``), a
+``dagster-daemon`` and a ``dagster-webserver`` loading it through the production workspace
+(licitacao_pipeline/deploy/workspace.yaml), and Caddy with the production Caddyfile (basic auth)
+in front of the webserver: ``url`` is the proxy's, and ``licitacao sync`` goes through it with
+credentials. Without a ``caddy`` binary (and outside CI) ``url`` is the webserver's own.
+
+Everything the deployment starts carries its mark in the environment
+(``LICITACAO_TEST_DEPLOYMENT``): ``close()`` finds and stops the code servers and run workers
+that the daemon and the webserver started in sessions of their own, which their process groups'
+signals do not reach."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +24,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from unittest import mock
 
 import dagster as dg
 import requests
@@ -22,9 +33,14 @@ import yaml
 
 from licitacao_pipeline.warehouse.engine import normalize_url
 
+from . import topologia
+from .processos import stop_marked
+
 BIN = Path(sys.executable).parent
 PG_URL = os.environ.get("TEST_DAGSTER_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+MARK = "LICITACAO_TEST_DEPLOYMENT"
+DEPLOY = Path("licitacao_pipeline") / "deploy"  # production's files, from the repository root
 
 
 def admin_engine() -> sa.Engine:
@@ -42,38 +58,112 @@ def free_port() -> int:
 class Deployment:
     """Started once per test module; ``close()`` stops what it started."""
 
-    def __init__(self, home: Path, repo_root: Path, dagster_url, warehouse_url, sim):
-        config = yaml.safe_load((repo_root / "dagster.yaml").read_text())
-        config["storage"] = {
-            "postgres": {"postgres_url": dagster_url.render_as_string(hide_password=False)}
-        }
+    def __init__(
+        self, home: Path, repo_root: Path, dagster_url, warehouse_url, sim, extra_env=None
+    ):
+        # Production's instance config as it is, but for a faster run-monitoring poll.
+        config = yaml.safe_load((repo_root / DEPLOY / "dagster.yaml").read_text())
         config["run_monitoring"]["poll_interval_seconds"] = 1  # faster than production's 30
-        config["run_queue"] = {"dequeue_interval_seconds": 1}
         home.mkdir(parents=True, exist_ok=True)
         (home / "dagster.yaml").write_text(yaml.safe_dump(config))
         self.home, self.sim, self.root = home, sim, repo_root
-        self.workspace = ["-w", str(repo_root / "workspace.yaml")]
-        self.url = f"http://127.0.0.1:{free_port()}"
+        self.workspace = ["-w", str(repo_root / DEPLOY / "workspace.yaml")]
+        self.code_port = free_port()
+        self.webserver_url = f"http://127.0.0.1:{free_port()}"
+        self.url = self.webserver_url  # the proxy's, once it runs
+        self.mark = uuid.uuid4().hex
+        storage = {  # what the production instance config reads
+            "DAGSTER_PG_HOST": dagster_url.host or "127.0.0.1",
+            "DAGSTER_PG_PORT": str(dagster_url.port or 5432),
+            "DAGSTER_PG_DB": dagster_url.database,
+            "DAGSTER_PG_USER": dagster_url.username or "postgres",
+            "DAGSTER_PG_PASSWORD": dagster_url.password or "",
+        }
         self.env = {
             **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+            **storage,
             "DAGSTER_HOME": str(home),
+            "DAGSTER_CODE_SERVER_HOST": "127.0.0.1",
+            "DAGSTER_CODE_SERVER_PORT": str(self.code_port),
+            "LICITACAO_AMBIENTE": "producao",
             "DATABASE_URL": warehouse_url.render_as_string(hide_password=False),
             "COMPRASNET_BASE_URL": sim.base_url,
             "LICITACAO_STEP_RETRIES": "1",
             "LICITACAO_STEP_RETRY_DELAY_SECONDS": "0.1",
             "DAGSTER_WEBSERVER_URL": self.url,  # for `licitacao sync`
+            **(extra_env or {}),
+            MARK: self.mark,
         }
-        # The storage schema first, so the daemon and the webserver do not race to create it.
-        self.instance = dg.DagsterInstance.from_config(str(home))
+        # The storage schema first, so the processes do not race to create it.
+        with mock.patch.dict(os.environ, storage):
+            self.instance = dg.DagsterInstance.from_config(str(home))
         self.warehouse = sa.create_engine(warehouse_url, poolclass=sa.NullPool)
         self._logs: dict[str, object] = {}
-        self.daemon = self._start("daemon", [str(BIN / "dagster-daemon"), "run", *self.workspace])
-        port = self.url.rsplit(":", 1)[1]
-        self.webserver = self._start(
-            "webserver",
-            [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", port, *self.workspace],
+        self.proxy = None
+        self.code_server = self._start(
+            "code_server",
+            [
+                str(BIN / "dagster"),
+                "code-server",
+                "start",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.code_port),
+                "-m",
+                "licitacao_pipeline.definitions",
+                "--location-name",
+                "licitacao_pipeline",
+            ],
         )
+        try:
+            self.wait(self._code_server_serving, 180, "the code server to serve")
+            self.daemon = self._start(
+                "daemon", [str(BIN / "dagster-daemon"), "run", *self.workspace]
+            )
+            port = self.webserver_url.rsplit(":", 1)[1]
+            self.webserver = self._start(
+                "webserver",
+                [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", port, *self.workspace],
+            )
+            if topologia.binary("caddy") or topologia.required():
+                self.proxy = topologia.Proxy(
+                    home / "proxy",
+                    free_port(),
+                    upstream=f"127.0.0.1:{port}",
+                    extra_env={MARK: self.mark},
+                )
+                self.url = self.proxy.url
+                self.env.update(
+                    DAGSTER_WEBSERVER_URL=self.url,
+                    DAGSTER_WEBSERVER_USER=self.proxy.usuario,
+                    DAGSTER_WEBSERVER_PASSWORD=self.proxy.senha,
+                )
+        except BaseException:
+            self.close()
+            raise
         self._web_ready = False
+
+    def _code_server_serving(self) -> bool:
+        from dagster._grpc.client import DagsterGrpcClient
+
+        assert self.code_server.poll() is None, "the code server exited"
+        try:
+            client = DagsterGrpcClient(port=self.code_port, host="127.0.0.1")
+            return client.health_check_query() == "SERVING"
+        except Exception:
+            return False
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        """Basic-auth credentials the proxy asks for (None: no proxy)."""
+        return self.proxy.auth if self.proxy else None
+
+    def orquestrador(self, **kwargs):
+        """The client other applications use, with this deployment's URL and credentials."""
+        from licitacao_pipeline.cliente.orquestracao import Orquestrador
+
+        return Orquestrador.from_env(env=self.env, **kwargs)
 
     def _start(self, name: str, cmd: list[str]) -> subprocess.Popen:
         log = self._logs[name] = open(self.home / f"{name}.log", "w")  # noqa: SIM115
@@ -104,7 +194,9 @@ class Deployment:
         assert self.webserver.poll() is None, "the webserver exited"
         query = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
         try:
-            resp = requests.post(f"{self.url}/graphql", json={"query": query}, timeout=5)
+            resp = requests.post(
+                f"{self.url}/graphql", json={"query": query}, auth=self.auth, timeout=5
+            )
         except requests.ConnectionError:
             return False
         return resp.ok and bool(resp.json()["data"]["repositoriesOrError"].get("nodes"))
@@ -184,13 +276,30 @@ class Deployment:
         )
 
     def close(self):
-        for proc in (self.webserver, self.daemon):
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in (self.webserver, self.daemon):
+        """Stop the proxy, the webserver, the daemon and the code server (their process groups),
+        then whatever they started elsewhere: run workers in sessions of their own."""
+        if self.proxy:
+            self.proxy.close()
+        procs = [
+            p
+            for p in (
+                getattr(self, "webserver", None),
+                getattr(self, "daemon", None),
+                self.code_server,
+            )
+            if p is not None
+        ]
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        stop_marked(MARK, self.mark)
         self.instance.dispose()
         self.warehouse.dispose()
         for log in self._logs.values():

@@ -1,33 +1,47 @@
-"""The real thing: a dagster-daemon and a dagster-webserver with the project's dagster.yaml,
-PostgreSQL run storage (the machine's PostgreSQL, as in production), run workers in their own
-processes, the simulator over HTTP, and the `licitacao sync` command going through the
-webserver's GraphQL API. Verified from run records and the warehouse, not from logs.
+"""The real thing, in production's topology without Docker (docker-compose.yml as processes):
+the production instance config with PostgreSQL storage (the machine's PostgreSQL), a gRPC code
+server, a dagster-daemon and a dagster-webserver loading it through the production workspace,
+Caddy with the production Caddyfile (basic auth) in front, run workers in their own processes,
+the simulator over HTTP, `licitacao sync` and the `Orquestrador` client going through the proxy
+to the webserver's GraphQL API, and a real browser (Chromium) driving the UI. Verified from run
+records and the warehouse, not from logs.
 """
 
+import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
+import requests
 import sqlalchemy as sa
+from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from comprasnet_simulator import ComprasNetSimulator
-from licitacao_pipeline.cliente.orquestracao import Orquestrador
+from licitacao_pipeline.cliente.orquestracao import CredenciaisRecusadas, Orquestrador
 from licitacao_pipeline.comprasnet.abas import ABAS
+from licitacao_pipeline.config import DEFAULT_UASGS, TIMEZONE
 from licitacao_pipeline.warehouse.migrate import ensure_migrated
 from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
 
-from .deployment import FINISHED, PG_URL, Deployment, admin_engine
+from . import topologia
+from .deployment import BIN, FINISHED, PG_URL, Deployment, admin_engine
 
 # One module-scoped deployment: pyproject's `--dist loadfile` keeps this file on one xdist worker.
 pytestmark = pytest.mark.daemon
 
 CLI_UASG = "787700"  # the UASG the `licitacao sync` tests own: no other test here touches it
+API_UASG = "787777"  # the Orquestrador test's
+BROWSER_UASG = "787888"  # materialized from the UI by the browser
+SCHEDULE_UASG = "787999"  # its daytime slot falls a few minutes after the deployment starts
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +66,37 @@ def server_databases():
 def deployment(server_databases, tmp_path_factory, repo_root):
     sim = ComprasNetSimulator(
         seed=11,
-        contracts={"787010": 3, "787000": 80, "770001": 3, "787400": 3, CLI_UASG: 20},
+        contracts={
+            "787010": 3,
+            "787000": 80,
+            "770001": 3,
+            "787400": 3,
+            CLI_UASG: 20,
+            API_UASG: 20,
+            BROWSER_UASG: 10,
+            SCHEDULE_UASG: 3,
+        },
         latency=0.3,
     ).start()
-    dep = Deployment(tmp_path_factory.mktemp("dagster_home"), repo_root, *server_databases, sim)
-    yield dep
-    dep.close()
-    sim.stop()
+    # The default UASGs and this module's own; the dedicated ones at hours of their own (the
+    # schedule's a few minutes from now, São Paulo time, the others at night).
+    slot = datetime.now(ZoneInfo(TIMEZONE)) + timedelta(minutes=3)
+    uasgs = f"{DEFAULT_UASGS},{API_UASG}@03:45,{BROWSER_UASG}@03:50,{SCHEDULE_UASG}@{slot:%H:%M}"
+    try:
+        dep = Deployment(
+            tmp_path_factory.mktemp("dagster_home"),
+            repo_root,
+            *server_databases,
+            sim,
+            extra_env={"LICITACAO_UASGS": uasgs},
+        )
+        dep.schedule_slot = slot.replace(second=0, microsecond=0)
+        try:
+            yield dep
+        finally:
+            dep.close()
+    finally:
+        sim.stop()
 
 
 def _intervals(records):
@@ -375,7 +413,7 @@ def test_sync_cli_runs_of_one_uasg_queue_and_one_contract_tab_is_refreshed_alone
     interrupted = dep.licitacao_popen("sync", CLI_UASG)
     canceled = dep.licitacao_popen("sync", CLI_UASG)
     waiting = [_submitted_run_id(p, dep.url) for p in (interrupted, canceled)]
-    orq = Orquestrador(dep.url)
+    orq = dep.orquestrador()
 
     def one_running_the_rest_queued():
         stats = orq.queue_stats()
@@ -419,3 +457,233 @@ def test_sync_cli_runs_of_one_uasg_queue_and_one_contract_tab_is_refreshed_alone
             {"c": cid},
         ).scalars()
         assert "2099NE999999" in set(numeros)
+
+
+# -- production's topology: the proxy, other applications, the schedule and sensors, a browser ----
+
+
+def _proxy(dep):
+    """The deployment's proxy; without one (no caddy binary) the test is skipped, or fails in CI."""
+    if dep.proxy is None:
+        topologia.missing("the caddy binary is not installed")
+    return dep.proxy
+
+
+def test_without_credentials_the_proxy_answers_401_to_the_ui_and_the_graphql_api(deployment):
+    dep = deployment
+    proxy = _proxy(dep)
+    dep.webserver_ready()
+    marker = uuid.uuid4().hex
+    selector = {
+        "repositoryLocationName": "licitacao_pipeline",
+        "repositoryName": "__repository__",
+        "pipelineName": "sincronizar_contratos",
+    }
+    tags = [
+        {"key": "dagster/partition", "value": API_UASG},
+        {"key": "test/marker", "value": marker},
+    ]
+    launch = {
+        "query": "mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename } }",
+        "variables": {
+            "p": {"selector": selector, "runConfigData": {}, "executionMetadata": {"tags": tags}}
+        },
+    }
+    for auth in (None, (proxy.usuario, "errada"), ("intruso", proxy.senha)):
+        for path in ("/", "/assets/contratos", "/runs", "/graphql", "/server_info"):
+            resp = requests.get(f"{dep.url}{path}", auth=auth, timeout=10)
+            assert resp.status_code == 401, (auth, path)
+            assert resp.headers["WWW-Authenticate"].startswith("Basic"), (auth, path)
+        resp = requests.post(f"{dep.url}/graphql", json=launch, auth=auth, timeout=10)
+        assert resp.status_code == 401, auth
+    assert not dep.runs_tagged({"test/marker": marker})  # nothing was launched
+    # with the credentials, the same doors open
+    resp = requests.post(
+        f"{dep.url}/graphql", json={"query": "{ version }"}, auth=proxy.auth, timeout=10
+    )
+    assert resp.status_code == 200 and resp.json()["data"]["version"]
+    assert requests.get(f"{dep.url}/runs", auth=proxy.auth, timeout=10).status_code == 200
+    # and the clients say why they were refused
+    with pytest.raises(CredenciaisRecusadas):
+        Orquestrador(dep.url).queue_stats()
+    env = {
+        k: v
+        for k, v in dep.env.items()
+        if k not in ("DAGSTER_WEBSERVER_USER", "DAGSTER_WEBSERVER_PASSWORD")
+    }
+    proc = subprocess.run(
+        [str(BIN / "licitacao"), "sync", API_UASG, "--no-wait"],
+        env=env,
+        cwd=dep.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "refused the credentials (HTTP 401)" in proc.stderr
+
+
+def test_other_applications_sync_follow_cancel_and_count_through_the_proxy(deployment):
+    """The old frontend's five REST routes, as `Orquestrador` calls through the proxy: a UASG
+    sync followed to success (the warehouse checked), one contract's tab, queue statistics with
+    the per-UASG limit holding, and cancel."""
+    dep, sim = deployment, deployment.sim
+    _proxy(dep)
+    dep.webserver_ready()
+    orq = dep.orquestrador()
+
+    def finished(run_id):
+        return dep.wait(lambda: (run := orq.run(run_id)).finished and run, 240, f"run {run_id}")
+
+    run_id = orq.submit_uasg(API_UASG, origem="api")
+    run = finished(run_id)
+    assert run.status == dg.DagsterRunStatus.SUCCESS and run.job == "sincronizar_contratos"
+    assert run.uasg == API_UASG and run.tags["licitacao/origem"] == "api"
+    assert orq.run_status(run_id) == dg.DagsterRunStatus.SUCCESS
+    expected = _expected_snapshot(sim, API_UASG, minimum=3)
+    assert _warehouse_snapshot(dep.warehouse, API_UASG) == expected
+
+    cid = next(c for c, _ in expected["contratos"] if sim.tab(c, "empenhos"))
+    sim.change_tab_record(cid, "empenhos", 0, numero="2099NE000777")
+    tab_run = orq.submit_contrato(cid, API_UASG, ["empenhos"], origem="api")
+    assert finished(tab_run).status == dg.DagsterRunStatus.SUCCESS
+    assert dep.instance.get_run_by_id(tab_run).job_name == "sincronizar_contrato"
+    with dep.warehouse.connect() as conn:
+        numeros = conn.execute(
+            sa.text(
+                "SELECT payload->>'numero' FROM contratos_empenhos "
+                "WHERE contrato_id = :c AND removido_em IS NULL"
+            ),
+            {"c": cid},
+        ).scalars()
+        assert "2099NE000777" in set(numeros)
+
+    # One run per UASG: the second sync waits while the first holds the UASG; then cancel it.
+    sim.inject_fault("timeout", path=rf"^/api/contrato/inativo/ug/{API_UASG}$", times=1, delay=8)
+    first = orq.submit_uasg(API_UASG, origem="api")
+    second = orq.submit_uasg(API_UASG, origem="api")
+
+    def one_running_one_waiting():
+        stats = orq.queue_stats()
+        mine = stats.por_uasg.get(API_UASG, {})
+        assert mine.get("em_execucao", 0) <= 1, stats
+        return mine == {"na_fila": 1, "em_execucao": 1} and stats
+
+    stats = dep.wait(one_running_one_waiting, 60, f"{API_UASG}: one run started, one queued")
+    assert stats.na_fila >= 1 and stats.em_execucao >= 1
+    orq.cancel(second)
+    assert finished(second).status == dg.DagsterRunStatus.CANCELED
+    assert finished(first).status == dg.DagsterRunStatus.SUCCESS
+    assert dep.records([second])[second].start_time is None  # it never ran
+
+
+def _ticks(instance, kind) -> dict[str, list]:
+    out = {}
+    for state in instance.all_instigator_state(instigator_type=kind):
+        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=50)
+        out[state.instigator_name] = [t for t in ticks if t.status != TickStatus.STARTED]
+    return out
+
+
+def test_the_daytime_schedule_and_the_sensors_tick_in_the_code_server(deployment):
+    dep = deployment
+    left = (dep.schedule_slot - datetime.now(ZoneInfo(TIMEZONE))).total_seconds()
+
+    def scheduled_run():
+        runs = dep.runs_tagged(
+            {"dagster/schedule_name": "sincronizacao_diaria", "dagster/partition": SCHEDULE_UASG}
+        )
+        return runs and runs[0].dagster_run.status in FINISHED and runs[0]
+
+    record = dep.wait(scheduled_run, max(left, 0) + 240, f"the {SCHEDULE_UASG} slot's run")
+    run = record.dagster_run
+    assert run.status == dg.DagsterRunStatus.SUCCESS and run.job_name == "sincronizar_contratos"
+    expected = _expected_snapshot(dep.sim, SCHEDULE_UASG, minimum=1)
+    assert _warehouse_snapshot(dep.warehouse, SCHEDULE_UASG) == expected
+    ticks = _ticks(dep.instance, InstigatorType.SCHEDULE)["sincronizacao_diaria"]
+    assert any(t.status == TickStatus.SUCCESS and run.run_id in t.run_ids for t in ticks)
+
+    sensors = {"alerta_falhas", "alertas_pendentes", "abas_seguem_contratos"}
+
+    def every_sensor_ticked():
+        ticks = _ticks(dep.instance, InstigatorType.SENSOR)
+        return all(ticks.get(name) for name in sensors) and ticks
+
+    ticks = dep.wait(every_sensor_ticked, 120, "a tick of every sensor")
+    failed = {n: [t.error for t in ticks[n] if t.status == TickStatus.FAILURE] for n in sensors}
+    assert not any(failed.values()), failed
+
+
+def test_a_browser_materializes_a_partition_from_the_ui_through_the_proxy(deployment, tmp_path):
+    """Chromium, driven by Playwright, logs in through the proxy, finds `contratos` and its UASG
+    partitions, launches one partition from the UI and sees the run succeed; then it takes the
+    asset graph's picture (LICITACAO_CAPTURA=path also keeps it there, for the README)."""
+    dep = deployment
+    proxy = _proxy(dep)
+    chromium = topologia.chromium_or_missing()
+    dep.webserver_ready()
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect, sync_playwright
+
+    uasgs = [u.split("@")[0] for u in dep.env["LICITACAO_UASGS"].split(",")]
+    capture = tmp_path / "grafo_de_assets.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=topologia.CHROMIUM_ARGS)
+        try:
+            anonymous = browser.new_context()  # no credentials: the proxy's 401, no page
+            with pytest.raises(PlaywrightError, match="ERR_INVALID_AUTH_CREDENTIALS"):
+                anonymous.new_page().goto(f"{dep.url}/assets/contratos")
+            anonymous.close()
+            context = browser.new_context(
+                http_credentials={"username": proxy.usuario, "password": proxy.senha},
+                viewport={"width": 1600, "height": 1100},
+            )
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{dep.url}/assets/contratos?view=partitions")
+            welcome = page.get_by_role("button", name="Skip")  # Dagster's newsletter dialog
+            with contextlib.suppress(PlaywrightTimeout):
+                welcome.click(timeout=5_000)
+            for uasg in uasgs:  # its UASG partitions
+                expect(page.get_by_text(uasg, exact=True).filter(visible=True)).to_have_count(1)
+            page.get_by_role("button", name="Materialize…").click()
+            dialog = page.get_by_role("dialog")
+            expect(dialog).to_contain_text("Launch runs to materialize contratos")
+            dialog.get_by_text("Select a partition or create one").click()
+            page.get_by_placeholder("Filter partitions").fill(BROWSER_UASG)
+            page.get_by_text(BROWSER_UASG, exact=True).filter(visible=True).last.click()
+            page.keyboard.press("Escape")  # closes the partition list
+            dialog.get_by_role("button", name="Launch 1 run").click()
+            toast = page.get_by_text(re.compile(r"Launched run [0-9a-f]{8}"))
+            expect(toast).to_be_visible()
+            short = re.search(r"Launched run ([0-9a-f]{8})", toast.inner_text()).group(1)
+            [run_id] = [
+                r.dagster_run.run_id
+                for r in dep.runs_tagged({"dagster/partition": BROWSER_UASG})
+                if r.dagster_run.run_id.startswith(short)
+            ]
+            page.goto(f"{dep.url}/runs/{run_id}")  # the run's page, where the UI follows it
+            expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=240_000)
+            page.goto(f"{dep.url}/locations/licitacao_pipeline/asset-groups/contratos")
+            expect(page.get_by_text("contratos_empenhos").first).to_be_visible()
+            page.wait_for_timeout(2_000)  # the graph's layout settles, then all of it in view
+            for _ in range(6):
+                page.locator('[aria-label="zoom_out"]').click()
+                page.wait_for_timeout(300)
+            page.screenshot(path=str(capture))
+        finally:
+            browser.close()
+    run = dep.instance.get_run_by_id(run_id)
+    assert run.status == dg.DagsterRunStatus.SUCCESS, run.status
+    assert run.tags["dagster/partition"] == BROWSER_UASG
+    with dep.warehouse.connect() as conn:
+        stored = conn.execute(
+            sa.text("SELECT id FROM contratos WHERE uasg = :u AND removido_em IS NULL ORDER BY id"),
+            {"u": BROWSER_UASG},
+        ).scalars()
+        expected = _expected_snapshot(dep.sim, BROWSER_UASG, minimum=1)["contratos"]
+        assert list(stored) == [cid for cid, _ in expected]
+    assert capture.stat().st_size > 10_000
+    if keep := os.environ.get("LICITACAO_CAPTURA"):
+        shutil.copy(capture, keep)

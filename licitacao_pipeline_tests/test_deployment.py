@@ -1,4 +1,5 @@
-"""The production instance config (in docker-compose.yml) matches dagster.yaml and is valid."""
+"""The production instance config (licitacao_pipeline/deploy/dagster.yaml, which
+docker-compose.yml mounts) matches dagster.yaml and is valid."""
 
 import yaml
 
@@ -9,10 +10,44 @@ def _compose(repo_root):
     return yaml.safe_load((repo_root / "docker-compose.yml").read_text())
 
 
-def test_production_instance_mirrors_the_dev_limits(repo_root):
-    prod = yaml.safe_load(_compose(repo_root)["configs"]["dagster_instance"]["content"])
+# The documented limits (README, "Concurrency and limits"): one run per UASG, 4 runs at once,
+# 3 API-bound runs (the comprasnet pool), crashed runs retried twice, runs past 4 h failed.
+LIMITS = {
+    "concurrency": {
+        "runs": {
+            "max_concurrent_runs": 4,
+            "tag_concurrency_limits": [
+                {
+                    "key": "dagster/partition",
+                    "value": {"applyLimitPerUniqueValue": True},
+                    "limit": 1,
+                }
+            ],
+        },
+        "pools": {"default_limit": 3, "granularity": "run"},
+    },
+    "run_retries": {"enabled": True, "max_retries": 2, "retry_on_asset_or_op_failure": False},
+    "run_monitoring": {
+        "enabled": True,
+        "start_timeout_seconds": 180,
+        "poll_interval_seconds": 30,
+        "max_runtime_seconds": 14400,
+    },
+}
+
+
+def test_dev_instance_has_the_documented_limits(repo_root):
     dev = yaml.safe_load((repo_root / "dagster.yaml").read_text())
-    for key in ("concurrency", "run_queue", "run_retries", "run_monitoring"):
+    for key, value in LIMITS.items():
+        assert dev[key] == value, key
+
+
+def test_production_instance_mirrors_the_dev_limits(repo_root):
+    mounted = _compose(repo_root)["configs"]["dagster_instance"]["file"]
+    assert (repo_root / mounted).resolve() == repo_root / "licitacao_pipeline/deploy/dagster.yaml"
+    prod = yaml.safe_load((repo_root / mounted).read_text())
+    dev = yaml.safe_load((repo_root / "dagster.yaml").read_text())
+    for key in ("concurrency", "run_queue", "run_retries", "run_monitoring", "retention"):
         assert prod[key] == dev[key], key
     pg = prod["storage"]["postgres"]["postgres_db"]
     assert (
@@ -29,7 +64,10 @@ def test_instance_configs_load(repo_root, tmp_path):
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         config = instance.get_concurrency_config()
         assert config.run_queue_config.max_concurrent_runs == 4
-        assert config.run_queue_config.tag_concurrency_limits[0]["key"] == "dagster/partition"
+        [per_uasg] = config.run_queue_config.tag_concurrency_limits
+        assert per_uasg["key"] == "dagster/partition" and per_uasg["limit"] == 1
+        assert per_uasg["value"] == {"applyLimitPerUniqueValue": True}
+        assert config.pool_config.default_pool_limit == 3
         assert instance.run_retries_enabled and instance.run_monitoring_enabled
 
 

