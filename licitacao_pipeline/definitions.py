@@ -27,6 +27,20 @@ def _from_env(**fields: str) -> dict[str, dg.EnvVar]:
     return {field: dg.EnvVar(var) for field, var in fields.items() if os.environ.get(var)}
 
 
+def _max_rps() -> dict[str, float]:
+    """``COMPRASNET_MAX_RPS``: requests per second per run toward ComprasNet (unset: no cap)."""
+    raw = os.environ.get("COMPRASNET_MAX_RPS", "").strip()
+    if not raw:
+        return {}
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise ValueError(f"COMPRASNET_MAX_RPS={raw!r}: expected a positive number of requests/s")
+    return {"max_rps": value}
+
+
 defs = dg.Definitions(
     assets=[contratos, contratos_abas, *portal_assets],
     # One process per run: steps share it sequentially (the parallelism is inside the steps and
@@ -44,7 +58,7 @@ defs = dg.Definitions(
     schedules=[*build_schedules(), verificacao_saude],
     sensors=[abas_seguem_contratos, alerta_falhas, alertas_pendentes, atualizacao_portal],
     resources={
-        "comprasnet": ComprasNetResource(**_from_env(base_url="COMPRASNET_BASE_URL")),
+        "comprasnet": ComprasNetResource(**_from_env(base_url="COMPRASNET_BASE_URL"), **_max_rps()),
         "warehouse": WarehouseResource(**_from_env(database_url="DATABASE_URL")),
     },
 )

@@ -1,6 +1,10 @@
 """The production instance config (licitacao_pipeline/deploy/dagster.yaml, which
 docker-compose.yml mounts) matches dagster.yaml and is valid."""
 
+import os
+import subprocess
+import sys
+
 import yaml
 
 from licitacao_pipeline.definitions import defs
@@ -108,3 +112,24 @@ def test_production_wheel_ships_the_migrations_but_not_the_simulator(repo_root, 
         if line.startswith("Requires-Dist: comprasnet-simulator")
     ]
     assert len(requires) == 1 and "extra == 'dev'" in requires[0]  # development only
+
+
+def _load_definitions(max_rps: str):
+    code = (
+        "from licitacao_pipeline.definitions import defs; "
+        "print(defs.resources['comprasnet'].max_rps)"
+    )
+    env = {**os.environ, "COMPRASNET_MAX_RPS": max_rps}
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_request_rate_cap_comes_from_the_environment_and_bad_values_fail_the_load():
+    loaded = _load_definitions(" 2.5 ")
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "2.5", loaded.stderr
+    assert _load_definitions("").stdout.strip() == "None"
+    for bad in ("abc", "0", "-3", "inf", "nan"):
+        refused = _load_definitions(bad)
+        assert refused.returncode != 0, bad
+        assert f"COMPRASNET_MAX_RPS={bad!r}" in refused.stderr, refused.stderr
