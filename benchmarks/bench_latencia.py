@@ -28,11 +28,11 @@ from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
-from _common import free_port, stop_embedded_server
+from _common import free_port
 
 from comprasnet_simulator import SimulatorControl
 from licitacao_pipeline.cliente.orquestracao import Orquestrador
-from licitacao_pipeline.warehouse.engine import embedded_url
+from licitacao_pipeline.warehouse.engine import embedded_url, stop_embedded_server
 
 ROOT = Path(__file__).resolve().parent.parent
 LICITACAO = str(Path(sys.executable).with_name("licitacao"))

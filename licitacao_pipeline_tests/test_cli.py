@@ -18,9 +18,9 @@ import sqlalchemy as sa
 
 from comprasnet_simulator import ComprasNetSimulator
 from licitacao_pipeline import cli
+from licitacao_pipeline.warehouse.engine import stop_embedded_server
 
 from .helpers import br_money, sim_records
-from .processos import stop_embedded_server
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 

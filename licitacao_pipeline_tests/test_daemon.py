@@ -99,6 +99,20 @@ def deployment(server_databases, tmp_path_factory, repo_root):
         sim.stop()
 
 
+def _empenho_numeros(dep, cid) -> set[str]:
+    """The números of a contract's stored (not removed) empenhos."""
+    with dep.warehouse.connect() as conn:
+        return set(
+            conn.execute(
+                sa.text(
+                    "SELECT payload->>'numero' FROM contratos_empenhos "
+                    "WHERE contrato_id = :c AND removido_em IS NULL"
+                ),
+                {"c": cid},
+            ).scalars()
+        )
+
+
 def _intervals(records):
     return sorted((r.start_time, r.end_time) for r in records if r.start_time)
 
@@ -448,15 +462,7 @@ def test_sync_cli_runs_of_one_uasg_queue_and_one_contract_tab_is_refreshed_alone
     # the contract run fetched that contract and that tab only, and stored the change
     asked = {p: n for p, n in sim.requests.items() if re.search(rf"/{cid}(/|$)", p)}
     assert asked == {f"/api/contrato/id/{cid}": 1, f"/api/contrato/{cid}/empenhos": 1}
-    with dep.warehouse.connect() as conn:
-        numeros = conn.execute(
-            sa.text(
-                "SELECT payload->>'numero' FROM contratos_empenhos "
-                "WHERE contrato_id = :c AND removido_em IS NULL"
-            ),
-            {"c": cid},
-        ).scalars()
-        assert "2099NE999999" in set(numeros)
+    assert "2099NE999999" in _empenho_numeros(dep, cid)
 
 
 # -- production's topology: the proxy, other applications, the schedule and sensors, a browser ----
@@ -548,15 +554,7 @@ def test_other_applications_sync_follow_cancel_and_count_through_the_proxy(deplo
     tab_run = orq.submit_contrato(cid, API_UASG, ["empenhos"], origem="api")
     assert finished(tab_run).status == dg.DagsterRunStatus.SUCCESS
     assert dep.instance.get_run_by_id(tab_run).job_name == "sincronizar_contrato"
-    with dep.warehouse.connect() as conn:
-        numeros = conn.execute(
-            sa.text(
-                "SELECT payload->>'numero' FROM contratos_empenhos "
-                "WHERE contrato_id = :c AND removido_em IS NULL"
-            ),
-            {"c": cid},
-        ).scalars()
-        assert "2099NE000777" in set(numeros)
+    assert "2099NE000777" in _empenho_numeros(dep, cid)
 
     # One run per UASG: the second sync waits while the first holds the UASG; then cancel it.
     sim.inject_fault("timeout", path=rf"^/api/contrato/inativo/ug/{API_UASG}$", times=1, delay=8)

@@ -14,7 +14,9 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
-from .processos import stop_embedded_server, stop_marked
+from licitacao_pipeline.warehouse.engine import stop_embedded_server
+
+from .processos import stop_marked
 
 LICITACAO = str(Path(sys.executable).with_name("licitacao"))
 SENSORS = {"alerta_falhas", "alertas_pendentes", "abas_seguem_contratos"}

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from licitacao_pipeline.warehouse.engine import normalize_url
-
-from .processos import stop_embedded_server
+from licitacao_pipeline.warehouse.engine import normalize_url, stop_embedded_server
 
 STARTER = """
 import threading

