@@ -467,3 +467,18 @@ def test_the_daytime_schedule_says_when_each_uasg_runs():
 def test_slot_crons_are_exact_and_short(slots, crons):
     """Not only the right instants (the tests above): short strings, one per set of minutes."""
     assert slot_crons(slots) == crons
+
+
+def test_without_a_scheduled_time_the_schedules_use_this_minute_in_sao_paulo():
+    """A schedule evaluated by hand (no scheduled execution time: the UI's "test schedule",
+    `dagster schedule preview`) takes the current São Paulo minute, not the machine's clock."""
+    from licitacao_pipeline.defs.schedules import _local
+
+    sao_paulo = ZoneInfo("America/Sao_Paulo")
+    before = datetime.now(sao_paulo).replace(second=0, microsecond=0)
+    got = _local(None)
+    after = datetime.now(sao_paulo)
+    assert got.utcoffset() == before.utcoffset() and str(got.tzinfo) == "America/Sao_Paulo"
+    assert before <= got <= after and (got.second, got.microsecond) == (0, 0)
+    given = datetime(2026, 3, 11, 2, 30, tzinfo=ZoneInfo("UTC"))
+    assert _local(given) == given and _local(given).hour == 23  # the same instant, local hour
