@@ -304,6 +304,20 @@ class ComprasNetSimulator:
                 self._tabs.pop((cid, tab), None)
             self._invalidate(data.decode_id(cid)[0])
 
+    def restore_contrato(self, cid: int) -> dict[str, Any]:
+        """A removed contract is listed again, as it was generated (its tabs too)."""
+        cid = int(cid)
+        with self._lock:
+            if cid not in self._removed:
+                raise KeyError(f"contrato {cid} não foi removido")
+            self._removed.discard(cid)
+            if cid in self._originals:  # added with add_contrato
+                self._records[cid] = copy.deepcopy(self._originals[cid][0])
+            found = self._get(cid)
+            assert found is not None  # it was listed before its removal
+            self._invalidate(data.decode_id(cid)[0])
+            return self._with_links(found[0])
+
     def set_tab(self, contrato_id: int, tab: str, records: list[dict[str, Any]]) -> None:
         self._check_tab(tab)
         cid = int(contrato_id)
@@ -738,6 +752,8 @@ class _Handler(BaseHTTPRequestHandler):
                 result = sim.change_contrato(int(body["id"]), **body.get("fields", {}))
             elif name == "remove_contrato":
                 sim.remove_contrato(int(body["id"]))
+            elif name == "restore_contrato":
+                result = sim.restore_contrato(int(body["id"]))
             elif name == "add_contrato":
                 result = sim.add_contrato(body["uasg"], **body.get("fields", {}))
             elif name == "set_tab":

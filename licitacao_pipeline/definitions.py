@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from licitacao_pipeline.defs.abas import contratos_abas
+from licitacao_pipeline.defs.alteracoes import alteracoes_recentes
 from licitacao_pipeline.defs.contrato_sob_demanda import sincronizar_contrato
 from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.defs.exportacao import exportar_contratos
@@ -42,7 +43,7 @@ def _max_rps() -> dict[str, float]:
 
 
 defs = dg.Definitions(
-    assets=[contratos, contratos_abas, *portal_assets],
+    assets=[contratos, contratos_abas, *portal_assets, alteracoes_recentes],
     # One process per run: steps share it sequentially (the parallelism is inside the steps and
     # across UASG runs), which saves a Python start per step and keeps memory predictable.
     executor=dg.in_process_executor,

@@ -20,6 +20,7 @@ from .processos import carrying, describe, stop
         "bench_escala.py",
         "bench_latencia.py",
         "bench_exportacao.py",
+        "bench_alteracoes.py",
     ],
 )
 def test_benchmark_script_imports_and_parses_its_arguments(repo_root, script):
@@ -40,6 +41,7 @@ TINY = {
     "bench_abas_memoria.py": ["--small", "10", "--large", "20"],
     "bench_escala.py": ["--uasgs", "40", "--with-hour", "5", "--active-runs", "6"],
     "bench_exportacao.py": ["--small", "200", "--large", "400"],
+    "bench_alteracoes.py": ["--contracts", "40", "--rounds", "1"],
 }
 
 

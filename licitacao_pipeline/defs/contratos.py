@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from licitacao_pipeline.config import TIMEZONE, uasg_label
+from licitacao_pipeline.defs.metadados import markdown_table
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
@@ -42,6 +43,22 @@ class ContratosConfig(dg.Config):
     """Fail the run, writing nothing, when more than this share of records is malformed."""
     max_taxa_remocao: float = 0.5
     """Fail instead of marking removed when more than this share of stored contracts vanished."""
+
+
+def tabela_alteracoes(primeiras) -> dg.MetadataValue:
+    """The first changes of a sync as a Markdown table: contract, field, old -> new."""
+    return markdown_table(
+        ["contrato", "campo", "anterior -> novo"],
+        [
+            [
+                f"{r['numero'] or ''} ({r['contrato_id']})",
+                r["campo"] if r["evento"] == "alterado" else f"{r['campo']} ({r['evento']})",
+                f"{'∅' if r['valor_anterior'] is None else r['valor_anterior']} -> "
+                f"{'∅' if r['valor_novo'] is None else r['valor_novo']}",
+            ]
+            for r in primeiras
+        ],
+    )
 
 
 def tag_unidade(context, nome: str | None) -> None:
@@ -118,6 +135,9 @@ def contratos(
             else "todas",
             "amostras_rejeitados": result.amostras_rejeitados,
             "amostras_filtrados": result.amostras_filtrados,
+            "contratos_alterados": result.alteracoes.contratos_alterados,
+            "alteracoes_registradas": result.alteracoes.eventos,
+            "alteracoes": tabela_alteracoes(result.alteracoes.primeiras),
         }
     )
     yield dg.AssetCheckResult(

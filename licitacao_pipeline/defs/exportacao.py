@@ -32,8 +32,9 @@ class ExportacaoConfig(dg.Config):
     """Only contracts in force that day (vigência início <= day <= fim): 2026-12-31 or
     31/12/2026. Empty: no date filter."""
     include_tabs: list[str] = []
-    """Tabs whose rows go along (historico, empenhos, itens, arquivos): nested in JSON,
-    NDJSON and XML; in CSV one extra file per tab (``<name>_<tab>.csv``). Not for PDF."""
+    """Tabs whose rows go along (historico, empenhos, itens, arquivos; alteracoes: the
+    contract's changes of the last 30 days): nested in JSON, NDJSON and XML; in CSV one extra
+    file per tab (``<name>_<tab>.csv``). Not for PDF."""
     delimiter: Literal[";", ","] = ";"
     """CSV only: ``;`` for Brazilian spreadsheets, or ``,``."""
     bom: bool = True

@@ -6,7 +6,7 @@ Thin: the work is in ``sync.portal``; here are conditions, policies, metadata an
 instance queries (last sync per UASG, run counts).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,7 @@ import dagster as dg
 from licitacao_pipeline.config import TIMEZONE, export_dir
 from licitacao_pipeline.defs.abas import ABA_KEYS
 from licitacao_pipeline.defs.contratos import contratos, local_today
+from licitacao_pipeline.defs.metadados import markdown_table
 from licitacao_pipeline.defs.partitions import UASGS
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
@@ -81,16 +82,6 @@ atualizacao_portal = dg.AutomationConditionSensorDefinition(
 )
 
 # --- metadata helpers -------------------------------------------------------------------------
-
-
-def _cell(value: Any) -> str:
-    return str("" if value is None else value).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> dg.MetadataValue:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return dg.MetadataValue.md("\n".join(lines))
 
 
 def _reais(value) -> str:

@@ -15,6 +15,7 @@ from licitacao_pipeline.comprasnet.errors import ComprasNetNotFound
 from licitacao_pipeline.comprasnet.parsing import RecordError, parse_contrato, uasg_of
 from licitacao_pipeline.sync.abas import AbasResult, sync_abas
 from licitacao_pipeline.sync.contratos import Janela
+from licitacao_pipeline.warehouse import alteracoes
 from licitacao_pipeline.warehouse import contratos as sql
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def sync_contrato(
         )
     with engine.begin() as conn:
         sql.lock_uasg(conn, uasg)
-        change = sql.upsert_contrato(conn, row)
+        change = sql.upsert_contrato(conn, row, alteracoes.visto(conn, uasg, run_id))
     result = sync_abas(
         client,
         engine,

@@ -15,6 +15,10 @@ stored ones that fell out of the window get it too (``fora_da_janela_de_vigencia
 no longer tracked stops being synced, and comes back if the window is widened. Two syncs of one
 UASG are serialized by an advisory lock, so even runs that bypass the run queue cannot
 interleave.
+
+Every field that changed (insertions, removals and reappearances included) goes to the history
+``contratos_alteracoes`` in the same transaction (``warehouse.alteracoes``): a failed run
+records nothing, and a sync that changes nothing records nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from licitacao_pipeline.comprasnet.parsing import (
     unidade_of,
     within_vigencia,
 )
+from licitacao_pipeline.warehouse import alteracoes
 from licitacao_pipeline.warehouse import contratos as sql
 from licitacao_pipeline.warehouse.rejects import SAMPLE_SIZE, RejectLog
 
@@ -75,6 +80,7 @@ class ContratosSyncResult:
     amostras_rejeitados: list[dict[str, Any]] = field(default_factory=list)
     amostras_filtrados: list[dict[str, Any]] = field(default_factory=list)
     ids_duplicados: list[int] = field(default_factory=list)
+    alteracoes: alteracoes.Resumo = field(default_factory=alteracoes.Resumo)
 
     @property
     def linhas_escritas(self) -> int:
@@ -111,18 +117,20 @@ def sync_contratos(
     max_taxa_remocao: float,
     run_id: str | None = None,
     progress_every: int = 5000,
+    registrar_alteracoes: bool = True,
 ) -> ContratosSyncResult:
     """Parse, filter and upsert ``records``; raises SyncAborted (nothing written) on a
-    threshold."""
+    threshold. ``registrar_alteracoes=False`` skips the change history (to measure its cost)."""
     result = ContratosSyncResult()
     rejects = RejectLog(engine, "contratos", run_id=run_id, uasg=uasg)
     stream = iter(records)
     try:
         with engine.begin() as conn:
             sql.lock_uasg(conn, uasg)
+            visto = alteracoes.visto(conn, uasg, run_id) if registrar_alteracoes else None
             sql.create_seen_table(conn)
             while batch := list(itertools.islice(stream, BATCH)):
-                _sync_batch(conn, uasg, batch, janela, result, rejects)
+                _sync_batch(conn, uasg, batch, janela, result, rejects, visto)
                 if result.listados // progress_every != (result.listados - len(batch)) // (
                     progress_every
                 ):
@@ -144,15 +152,17 @@ def sync_contratos(
                     f"listing (> {max_taxa_remocao:.0%}); refusing to mark them removed. "
                     "If this is real, rerun with a higher max_taxa_remocao."
                 )
-            result.removidos, result.removidos_fora_da_janela = sql.mark_removed(conn, uasg)
+            result.removidos, result.removidos_fora_da_janela = sql.mark_removed(conn, uasg, visto)
             if result.unidade:
                 sql.upsert_unidade(conn, result.unidade)
+            if visto:
+                result.alteracoes = alteracoes.resumo(conn, uasg, visto)
     finally:
         rejects.flush()
     return result
 
 
-def _sync_batch(conn, uasg, batch, janela, result, rejects) -> None:
+def _sync_batch(conn, uasg, batch, janela, result, rejects, visto) -> None:
     result.listados += len(batch)
     if result.unidade is None:
         unidade = next((u for r in batch if (u := unidade_of(r))), None)
@@ -193,7 +203,7 @@ def _sync_batch(conn, uasg, batch, janela, result, rejects) -> None:
             fora.append(row["id"])
             _filtered(result, row["id"], row["numero"], row["vigencia_fim"])
     sql.set_fora(conn, fora)
-    inserted, updated = sql.upsert_contratos(conn, rows)
+    inserted, updated = sql.upsert_contratos(conn, rows, visto)
     result.inseridos += inserted
     result.atualizados += updated
     result.inalterados += len(rows) - inserted - updated

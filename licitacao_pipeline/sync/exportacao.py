@@ -33,6 +33,7 @@ FORMATS = ("csv", "json", "ndjson", "xml", "pdf")
 SITUACOES = ("ativo", "inativo", "todos")
 DELIMITERS = (";", ",")
 STYLES = ("br", "iso")
+TABS = (*ABAS, "alteracoes")  # the four tabs and the contract's changes of the last 30 days
 CHUNK = 1000  # contracts per fetch from the server-side cursor (and per tab query)
 MAX_PDF_ROWS = 20_000  # see the module docstring; the benchmark measures the growth
 _UASG = re.compile(r"^\d{6}$")
@@ -128,7 +129,7 @@ def validate(options: ExportOptions) -> Request:
     vigente_em = parse_day("vigente_em", options.vigente_em) if options.vigente_em else None
     tabs = []
     for aba in options.include_tabs:
-        tabs.append(_choice("include_tabs", aba, ABAS))
+        tabs.append(_choice("include_tabs", aba, TABS))
     if tabs and fmt == "pdf":
         raise ExportConfigError("include_tabs", "tabs go along in csv, json, ndjson and xml only")
     delimiter = _choice("delimiter", options.delimiter, DELIMITERS)

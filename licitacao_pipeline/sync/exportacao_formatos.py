@@ -27,7 +27,13 @@ from licitacao_pipeline.warehouse import exportacao as sql
 if TYPE_CHECKING:
     from licitacao_pipeline.sync.exportacao import Request, Targets
 
-ITEM_TAG = {"historico": "registro", "empenhos": "empenho", "itens": "item", "arquivos": "arquivo"}
+ITEM_TAG = {
+    "historico": "registro",
+    "empenhos": "empenho",
+    "itens": "item",
+    "arquivos": "arquivo",
+    "alteracoes": "alteracao",
+}
 Rows = Sequence[Mapping[str, Any]]
 TabRows = Mapping[str, Mapping[int, Rows]]  # aba -> contrato_id -> rows
 

@@ -3,7 +3,9 @@
 A tab's rows for one contract are replaced as a snapshot in one transaction: changed rows are
 upserted (unchanged ones are not written), rows that left the source get ``removido_em``, and the
 contract's ``<aba>_atualizado_em`` advances. ``detalhes_atualizados_em`` is the oldest of the four
-tab timestamps: the moment since which every tab of the contract is at least that fresh.
+tab timestamps: the moment since which every tab of the contract is at least that fresh. For
+``historico`` and ``empenhos``, what changed also goes to the history (``warehouse.alteracoes``)
+in the same transaction.
 
 A tab is *due* when it was never synced, is older than the contract's listing record, or is
 older than the staleness limit (``completa``: every tab synced before the run started).
@@ -23,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.comprasnet.abas import ABAS, SPECS
 from licitacao_pipeline.comprasnet.parsing import RecordError, record_id
+from licitacao_pipeline.warehouse import alteracoes
 from licitacao_pipeline.warehouse.rejects import reject_row, upsert_rejects
 from licitacao_pipeline.warehouse.tables import ABA_TABLES, contratos
 from licitacao_pipeline.warehouse.upserts import INSERTED, changed_only_upsert
@@ -55,7 +58,7 @@ def _statements(aba: str) -> _Statements:
     """Statements built once per tab, so SQLAlchemy compiles them once (the hot path)."""
     table = ABA_TABLES[aba]
     upsert = changed_only_upsert(table, ["contrato_id", "id"]).returning(
-        table.c.contrato_id, INSERTED
+        table.c.contrato_id, INSERTED, table.c.id
     )
     # Rows of the batch's contracts that are not in the new snapshots: (contrato_id, id) pairs
     # arrive as two parallel arrays. The table name is a constant, never user input.
@@ -67,7 +70,7 @@ def _statements(aba: str) -> _Statements:
             SELECT 1 FROM unnest(CAST(:seen_cids AS bigint[]), CAST(:seen_ids AS bigint[]))
               AS s(cid, id)
             WHERE s.cid = t.contrato_id AND s.id = t.id)
-        RETURNING t.contrato_id
+        RETURNING t.contrato_id, t.id
         """
     )
     cids = sa.bindparam("cids", type_=ARRAY(sa.BigInteger))
@@ -134,16 +137,23 @@ def write_snapshots(
             )
             for r in rejected
         ]
+    cids = list(snapshots)
+    historico = aba in alteracoes.ABAS_COM_HISTORICO
+    antes = alteracoes.antes_aba(conn, aba, cids, rows) if historico else ""
+    changed = []
     if rows:
-        for cid, inserted in conn.execute(stmts.upsert, rows).all():
+        for cid, inserted, rid in conn.execute(stmts.upsert, rows).all():
+            changed.append((cid, rid))
             if inserted:
                 results[cid].inserted += 1
             else:
                 results[cid].updated += 1
-    cids = list(snapshots)
     params = {"cids": cids, "seen_cids": seen_cids, "seen_ids": seen_ids}
-    for (cid,) in conn.execute(stmts.mark_removed, params).all():
+    for cid, rid in conn.execute(stmts.mark_removed, params).all():
+        changed.append((cid, rid))
         results[cid].removed += 1
+    if historico:
+        alteracoes.registrar(conn, aba, changed, antes, run_id=run_id)
     upsert_rejects(conn, rejects)
     conn.execute(stmts.stamp, {"cids": cids})
     return results

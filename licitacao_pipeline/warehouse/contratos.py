@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
+from licitacao_pipeline.warehouse import alteracoes
+from licitacao_pipeline.warehouse.alteracoes import Visto
 from licitacao_pipeline.warehouse.tables import (
     REMOVIDO_AUSENTE,
     REMOVIDO_FORA_DA_JANELA,
@@ -22,7 +24,9 @@ from licitacao_pipeline.warehouse.tables import (
 from licitacao_pipeline.warehouse.upserts import INSERTED, changed_only_upsert
 
 _IDS = sa.bindparam("ids", type_=ARRAY(sa.BigInteger))
-_UPSERT = changed_only_upsert(contratos, ["id"], also_changed=("uasg",)).returning(INSERTED)
+_UPSERT = changed_only_upsert(contratos, ["id"], also_changed=("uasg",)).returning(
+    contratos.c.id, INSERTED
+)
 
 
 class Stored(NamedTuple):
@@ -79,18 +83,24 @@ def stored_versions(conn: sa.Connection, ids: list[int]) -> dict[int, Stored]:
     return {row[0]: Stored(*row[1:]) for row in conn.execute(query, {"ids": ids})}
 
 
-def upsert_contratos(conn: sa.Connection, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Write changed or new rows (restoring removed ones); returns (inserted, updated)."""
+def upsert_contratos(
+    conn: sa.Connection, rows: list[dict[str, Any]], visto: Visto | None = None
+) -> tuple[int, int]:
+    """Write changed or new rows (restoring removed ones); returns (inserted, updated). With
+    ``visto``, what changed goes to the history in the same transaction."""
     if not rows:
         return 0, 0
-    flags = conn.execute(_UPSERT, rows).scalars().all()
-    inserted = sum(1 for f in flags if f)
-    return inserted, len(flags) - inserted
+    antes = alteracoes.antes_contratos(conn, [r["id"] for r in rows]) if visto else ""
+    written = conn.execute(_UPSERT, rows).all()
+    if visto:
+        alteracoes.registrar(conn, "contrato", [(i, i) for i, _ in written], antes, visto=visto)
+    inserted = sum(1 for _, f in written if f)
+    return inserted, len(written) - inserted
 
 
-def upsert_contrato(conn: sa.Connection, row: dict[str, Any]) -> str:
+def upsert_contrato(conn: sa.Connection, row: dict[str, Any], visto: Visto | None = None) -> str:
     """One parsed contract: 'inserted', 'updated' or 'unchanged'."""
-    inserted, updated = upsert_contratos(conn, [row])
+    inserted, updated = upsert_contratos(conn, [row], visto)
     return "inserted" if inserted else "updated" if updated else "unchanged"
 
 
@@ -112,9 +122,26 @@ def count_vanished(conn: sa.Connection, uasg: str) -> int:
     return conn.execute(sa.text("SELECT count(*)" + _VANISHED), {"uasg": uasg}).scalar_one()
 
 
-def mark_removed(conn: sa.Connection, uasg: str) -> tuple[int, int]:
+# What mark_removed may change: vanished and active, or outside the window and not yet
+# removed for that reason.
+_MAY_BE_REMOVED = sa.text(
+    """
+    SELECT c.id FROM contratos c LEFT JOIN listados s ON s.id = c.id
+    WHERE c.uasg = :uasg
+      AND (s.id IS NULL AND c.removido_em IS NULL
+           OR s.fora AND c.removido_motivo IS DISTINCT FROM :fora)
+    """
+)
+
+
+def mark_removed(conn: sa.Connection, uasg: str, visto: Visto | None = None) -> tuple[int, int]:
     """Set ``removido_em`` on vanished contracts and on listed ones now outside the window;
-    returns (vanished, out of window)."""
+    returns (vanished, out of window). With ``visto``, the removals go to the history."""
+    ids = []
+    if visto:
+        params = {"uasg": uasg, "fora": REMOVIDO_FORA_DA_JANELA}
+        ids = conn.execute(_MAY_BE_REMOVED, params).scalars().all()
+    antes = alteracoes.antes_contratos(conn, ids) if ids else ""
     vanished = conn.execute(
         sa.text(
             "UPDATE contratos c SET removido_em = now(), removido_motivo = :motivo"
@@ -143,6 +170,8 @@ def mark_removed(conn: sa.Connection, uasg: str) -> tuple[int, int]:
         ),
         {"uasg": uasg, "motivo": REMOVIDO_FORA_DA_JANELA},
     )
+    if ids:
+        alteracoes.registrar(conn, "contrato", [(i, i) for i in ids], antes, visto=visto)
     return vanished, fora
 
 

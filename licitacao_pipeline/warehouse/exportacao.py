@@ -1,6 +1,7 @@
 """SQL of the exports: the contracts matching the filters (with their UASG's name and their
 follow-up from ``acompanhamento``), read through a server-side cursor in chunks, and the rows
-of their tabs fetched per chunk of contracts.
+of their tabs (and of their recent changes, view ``alteracoes_recentes``) fetched per chunk of
+contracts.
 
 The caller opens the transaction (``read_snapshot``): one REPEATABLE READ, READ ONLY snapshot,
 so the count, the contracts and their tabs agree with each other.
@@ -19,7 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.arquivos.cells import Kind
-from licitacao_pipeline.warehouse.tables import ABA_TABLES
+from licitacao_pipeline.warehouse.tables import ABA_TABLES, contratos_alteracoes
 
 # (name, kind, SQL expression) of each exported contract column, in file order.
 CONTRATO_COLUMNS: list[tuple[str, Kind, str]] = [
@@ -70,10 +71,17 @@ def _kind(column: sa.Column) -> Kind:
     return "text"
 
 
-# Per tab: (name, kind) of its exported columns, ``contrato_id`` and ``id`` first.
+# Per tab: (name, kind) of its exported columns, ``contrato_id`` and ``id`` first; and
+# ``alteracoes``, the contract's changes of the last 30 days (its UASG is the contract's).
 TAB_FIELDS: dict[str, list[tuple[str, Kind]]] = {
     aba: [(c.name, _kind(c)) for c in table.columns if c.name not in _NOT_EXPORTED]
     for aba, table in ABA_TABLES.items()
+}
+TAB_FIELDS["alteracoes"] = [(c.name, _kind(c)) for c in contratos_alteracoes.c if c.name != "uasg"]
+# Where each tab's rows come from: (relation, condition, order).
+_TAB_SOURCES = {
+    **{aba: (f"contratos_{aba}", "removido_em IS NULL", "id") for aba in ABA_TABLES},
+    "alteracoes": ("alteracoes_recentes", "true", "visto_em, origem, registro_id, campo"),
 }
 
 
@@ -144,11 +152,13 @@ def stream_contracts(
 def tab_rows(
     conn: sa.Connection, aba: str, contrato_ids: Sequence[int]
 ) -> dict[int, list[Mapping[str, Any]]]:
-    """The rows of tab ``aba`` (not removed) of these contracts, by contract, ordered by id."""
+    """The rows of tab ``aba`` (not removed) of these contracts, by contract, ordered by id
+    (``alteracoes``: by when they were seen)."""
     columns = ", ".join(name for name, _ in TAB_FIELDS[aba])
+    relation, condition, order = _TAB_SOURCES[aba]
     query = (
-        f"SELECT {columns} FROM contratos_{aba} "
-        "WHERE contrato_id = ANY(:ids) AND removido_em IS NULL ORDER BY contrato_id, id"
+        f"SELECT {columns} FROM {relation} "
+        f"WHERE contrato_id = ANY(:ids) AND {condition} ORDER BY contrato_id, {order}"
     )
     out: dict[int, list[Mapping[str, Any]]] = {cid: [] for cid in contrato_ids}
     for row in conn.execute(sa.text(query), {"ids": list(contrato_ids)}).mappings():

@@ -246,3 +246,37 @@ acompanhamento = sa.Table(
     sa.Index("ix_acompanhamento_uasg", "uasg"),
     sa.Index("ix_acompanhamento_alertar_em", "alertar_em"),
 )
+
+# --- change history (migration 0007): one row per changed field of a contract or of a tracked
+# tab record (see ``warehouse.alteracoes``). Each value sits in the column of its type.
+EVENTOS = ("inserido", "alterado", "removido", "reaparecido")
+ORIGENS = ("contrato", "historico", "empenhos")
+
+contratos_alteracoes = sa.Table(
+    "contratos_alteracoes",
+    metadata,
+    sa.Column("contrato_id", sa.BigInteger, nullable=False, autoincrement=False),
+    sa.Column("visto_em", TS, nullable=False),  # when the sync saw it (one instant per sync)
+    sa.Column("uasg", sa.String(6), nullable=False),
+    sa.Column("origem", sa.Text, nullable=False),  # ORIGENS
+    sa.Column("registro_id", sa.BigInteger, nullable=False),  # the contract's or tab record's id
+    sa.Column("evento", sa.Text, nullable=False),  # EVENTOS
+    sa.Column("campo", sa.Text, nullable=False),
+    sa.Column("valor_anterior_texto", sa.Text),
+    sa.Column("valor_novo_texto", sa.Text),
+    sa.Column("valor_anterior_numerico", sa.Numeric),  # money and counts, exact
+    sa.Column("valor_novo_numerico", sa.Numeric),
+    sa.Column("valor_anterior_data", sa.Date),
+    sa.Column("valor_novo_data", sa.Date),
+    sa.Column("run_id", sa.String(64)),
+    sa.PrimaryKeyConstraint("contrato_id", "origem", "registro_id", "campo", "visto_em"),
+    sa.CheckConstraint(
+        "evento IN ('inserido', 'alterado', 'removido', 'reaparecido')",
+        name="ck_contratos_alteracoes_evento",
+    ),
+    sa.CheckConstraint(
+        "origem IN ('contrato', 'historico', 'empenhos')", name="ck_contratos_alteracoes_origem"
+    ),
+    sa.Index("ix_contratos_alteracoes_uasg_visto_em", "uasg", "visto_em"),
+    sa.Index("ix_contratos_alteracoes_visto_em", "visto_em"),
+)
