@@ -70,7 +70,7 @@ class AbaTotals:
             "linhas_rejeitadas": self.rejeitadas,
         }
 
-    def fail(self, contrato_id: int, error: str, unexpected: bool = False) -> None:
+    def fail(self, contrato_id: int, error: str, *, unexpected: bool) -> None:
         self.falhas += 1
         self.falhas_inesperadas += unexpected
         if len(self.amostras_falhas) < MAX_FAILURE_SAMPLES:
@@ -300,7 +300,7 @@ def _handle(answer, writer: _Writer, result: AbasResult, flush: bool = True) -> 
     elif status == _CANCELLED and result.parada:
         pass  # we stopped the client (budget): the tab stays due for the next run
     elif status == _CANCELLED:  # stopped by someone else: never a silent success
-        result.totals[aba].fail(cid, "request cancelled: the client was stopped", True)
+        result.totals[aba].fail(cid, "request cancelled: the client was stopped", unexpected=True)
     else:
         result.totals[aba].fail(cid, payload, unexpected=status != _FAILED)
 
