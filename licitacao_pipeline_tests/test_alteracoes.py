@@ -297,6 +297,24 @@ def test_the_same_data_synced_again_adds_no_event(sim, resources, engine):
     assert_replays(first, engine, set(ids))
 
 
+def test_a_tab_record_that_leaves_and_comes_back_is_removed_then_reappears(sim, resources, engine):
+    ids = sorted(sim.contrato_ids(UASG))
+    cid = with_empenhos(sim, ids, 2)
+    sync(resources)
+    first = state(engine)
+    empenhos = sim.tab(cid, "empenhos")
+    gone = empenhos[0]
+    sim.set_tab(cid, "empenhos", empenhos[1:])
+    got = run_events(engine, sync(resources))
+    assert got == {("empenhos", cid, "removido_motivo", "removido")}
+    sim.set_tab(cid, "empenhos", empenhos)
+    result = sync(resources)
+    assert run_events(engine, result) == {("empenhos", cid, "removido_motivo", "reaparecido")}
+    [back] = events(engine, "run_id = :r", r=result.run_id)
+    assert back["registro_id"] == gone["id"] and new_value(back) is None
+    assert_replays(first, engine, set(ids))
+
+
 # --- portal and export -------------------------------------------------------------------------
 
 
