@@ -135,7 +135,7 @@ def test_incremental_second_run_and_changes(sim, resources, engine):
 def test_tab_snapshot_updates_and_marks_removed(sim, resources, engine):
     ids = sim.contrato_ids(UASG)
     sync_all(resources)
-    cid = next(i for i in ids if len(sim.tab(i, "empenhos")) >= 2)
+    cid = next(i for i in ids if len(sim.tab(i, "empenhos")) >= 4)
     first, second = sim.tab(cid, "empenhos")[:2]
     before = {r["id"]: r for r in rows(engine, "contratos_empenhos", "contrato_id = :c", c=cid)}
     sim.change_tab_record(cid, "empenhos", 0, pago="9.876,54")
@@ -154,7 +154,8 @@ def test_tab_snapshot_updates_and_marks_removed(sim, resources, engine):
     assert after[second["id"]]["removido_em"] is not None
     # an emptied tab is a snapshot too: every row removed, none deleted
     sim.set_tab(cid, "empenhos", [])
-    sync_tabs_only(resources, {"completa": True})
+    result = sync_tabs_only(resources, {"completa": True})
+    assert tab_meta(result, "empenhos")["linhas_removidas"] == len(before) - 1  # all the rest
     after = rows(engine, "contratos_empenhos", "contrato_id = :c", c=cid)
     assert len(after) == len(before) and all(r["removido_em"] is not None for r in after)
 

@@ -376,6 +376,7 @@ def test_sync_cli_follows_a_uasg_sync_to_its_final_counts(deployment, synced_by_
     nome = nome_da_unidade(dep.warehouse, CLI_UASG)
     assert f"{CLI_UASG} ({nome}): SUCCESS in " in out
     assert f"  contratos: listados={listed} inseridos={kept} atualizados=0 " in out
+    assert " contratos_alterados=0 alteracoes_registradas=0" in out  # the first sync: baseline
     for tab in ABAS:
         rows = len(expected[tab])
         assert (

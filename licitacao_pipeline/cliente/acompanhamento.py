@@ -19,6 +19,8 @@ from licitacao_pipeline.sync.abas import AbaTotals
 # Metadata keys shown as counts, in this order: ``contratos``, then the tabs.
 CONTAGENS = (
     *contratos.CONTAGENS,
+    "contratos_alterados",  # the change history (contratos_alteracoes)
+    "alteracoes_registradas",
     "contratos_devidos",
     "contratos_sincronizados",
     "contratos_com_falha",
