@@ -379,3 +379,22 @@ def test_a_contract_listed_twice_is_stored_once_and_fails_ids_unicos(sim, resour
     sample = check.metadata["ids_duplicados"].value
     assert len(sample) == 10 and set(sample) < set(ids[:11])
     assert sorted(r["id"] for r in rows(engine)) == ids
+
+
+def test_the_removal_and_rejection_limits_are_inclusive(sim, resources, engine):
+    """Exactly at max_taxa_remocao / max_taxa_rejeicao the run commits; one more fails it."""
+    ids = sorted(sim.contrato_ids(UASG))
+    assert len(ids) == 25
+    limits = janela_de(None, max_taxa_remocao=0.2, max_taxa_rejeicao=0.2)
+    materialize([contratos], UASG, resources, limits)
+    for cid in ids[:5]:  # 5 of 25 stored: exactly 20 %
+        sim.remove_contrato(cid)
+    meta = materialization_metadata(materialize([contratos], UASG, resources, limits))
+    assert meta["removidos"] == 5
+    for cid in ids[5:9]:  # 4 of the 20 listed: exactly 20 %
+        sim.change_contrato(cid, valor_global="abc,de")
+    meta = materialization_metadata(materialize([contratos], UASG, resources, limits))
+    assert (meta["listados"], meta["rejeitados"]) == (20, 4)
+    sim.change_contrato(ids[9], valor_global="abc,de")  # 5 of 20: over the limit
+    result = materialize([contratos], UASG, resources, limits, raise_on_error=False)
+    assert not result.success and "rejected" in failure_message(result)
