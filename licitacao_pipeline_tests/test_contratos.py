@@ -398,3 +398,34 @@ def test_the_removal_and_rejection_limits_are_inclusive(sim, resources, engine):
     sim.change_contrato(ids[9], valor_global="abc,de")  # 5 of 20: over the limit
     result = materialize([contratos], UASG, resources, limits, raise_on_error=False)
     assert not result.success and "rejected" in failure_message(result)
+
+
+def test_a_long_listing_is_read_in_batches_and_its_progress_logged(sim, engine, caplog):
+    """The listing is consumed BATCH records at a time (memory stays flat), with a progress
+    line each time a multiple of ``progress_every`` is crossed."""
+    import logging
+
+    from licitacao_pipeline.sync.contratos import BATCH, Janela, sync_contratos
+
+    model = sim_records(sim, UASG)[0]
+    pulled = []
+
+    def listing(n):
+        for i in range(n):
+            pulled.append(i)
+            yield dict(model, id=900_000_000 + i, numero=f"{i:05d}/2026")
+
+    n = 2 * BATCH + BATCH // 2
+    with caplog.at_level(logging.INFO, logger="licitacao_pipeline.sync.contratos"):
+        result = sync_contratos(
+            engine,
+            UASG,
+            listing(n),
+            janela=Janela(local_today(), None),
+            max_taxa_rejeicao=0.0,
+            max_taxa_remocao=1.0,
+            progress_every=BATCH,
+        )
+    assert (result.listados, result.inseridos, len(pulled)) == (n, n, n)
+    lines = [r.getMessage() for r in caplog.records if "records read" in r.getMessage()]
+    assert lines == [f"uasg {UASG}: {k} records read" for k in (BATCH, 2 * BATCH)]
