@@ -429,3 +429,38 @@ def test_a_long_listing_is_read_in_batches_and_its_progress_logged(sim, engine, 
     assert (result.listados, result.inseridos, len(pulled)) == (n, n, n)
     lines = [r.getMessage() for r in caplog.records if "records read" in r.getMessage()]
     assert lines == [f"uasg {UASG}: {k} records read" for k in (BATCH, 2 * BATCH)]
+
+
+def test_a_uasgs_writes_wait_for_another_writer_of_the_same_uasg_only(sim, engine):
+    """The per-UASG advisory lock (runs that bypass the run queue cannot interleave): a sync
+    of a UASG waits while another transaction holds that UASG's lock; another UASG does not."""
+    import threading
+
+    from licitacao_pipeline.sync.contratos import Janela, sync_contratos
+
+    def sync_in_thread(uasg):
+        done = []
+        kwargs = {"janela": Janela(local_today(), None), "max_taxa_rejeicao": 1.0}
+        thread = threading.Thread(
+            target=lambda: done.append(
+                sync_contratos(engine, uasg, sim_records(sim, uasg), max_taxa_remocao=1.0, **kwargs)
+            )
+        )
+        thread.start()
+        return thread, done
+
+    with engine.connect() as holder:
+        tx = holder.begin()
+        holder.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext('contratos'), hashtext(:u))"),
+            {"u": UASG},
+        )
+        other, other_done = sync_in_thread("787000")
+        other.join(timeout=15)
+        assert other_done and other_done[0].inseridos > 0  # another UASG is not held up
+        blocked, blocked_done = sync_in_thread(UASG)
+        blocked.join(timeout=1.5)
+        assert blocked.is_alive() and not blocked_done, "it wrote while the UASG was locked"
+        tx.commit()
+    blocked.join(timeout=15)
+    assert blocked_done and blocked_done[0].inseridos == 25
