@@ -414,6 +414,7 @@ def test_a_long_listing_is_read_in_batches_and_its_progress_logged(sim, engine, 
         for i in range(n):
             pulled.append(i)
             yield dict(model, id=900_000_000 + i, numero=f"{i:05d}/2026")
+        yield dict(model, id=900_000_000, numero="repetido")  # listed in the first batch too
 
     n = 2 * BATCH + BATCH // 2
     with caplog.at_level(logging.INFO, logger="licitacao_pipeline.sync.contratos"):
@@ -426,7 +427,8 @@ def test_a_long_listing_is_read_in_batches_and_its_progress_logged(sim, engine, 
             max_taxa_remocao=1.0,
             progress_every=BATCH,
         )
-    assert (result.listados, result.inseridos, len(pulled)) == (n, n, n)
+    assert (result.listados, result.inseridos, len(pulled)) == (n + 1, n, n)
+    assert (result.duplicados, result.ids_duplicados) == (1, [900_000_000])
     lines = [r.getMessage() for r in caplog.records if "records read" in r.getMessage()]
     assert lines == [f"uasg {UASG}: {k} records read" for k in (BATCH, 2 * BATCH)]
 
