@@ -466,3 +466,35 @@ def test_a_uasgs_writes_wait_for_another_writer_of_the_same_uasg_only(sim, engin
         tx.commit()
     blocked.join(timeout=15)
     assert blocked_done and blocked_done[0].inseridos == 25
+
+
+def _sync(engine, uasg, records):
+    from licitacao_pipeline.sync.contratos import Janela, sync_contratos
+
+    return sync_contratos(
+        engine,
+        uasg,
+        records,
+        janela=Janela(local_today(), None),
+        max_taxa_rejeicao=1.0,
+        max_taxa_remocao=1.0,
+    )
+
+
+def test_a_listing_item_that_is_not_an_object_is_rejected_not_a_crash(sim, engine):
+    result = _sync(engine, UASG, ["garbage"])  # no record names a unidade either
+    assert (result.listados, result.rejeitados, result.inseridos) == (1, 1, 0)
+    result = _sync(engine, UASG, [*sim_records(sim, UASG), ["a", "list"], 7])
+    assert (result.rejeitados, result.inseridos) == (2, 25)
+
+
+def test_a_listing_that_names_another_unidade_does_not_describe_this_uasg(sim, engine):
+    """The unidade row comes from records of the partition's own UASG only."""
+    _sync(engine, UASG, sim_records(sim, "787000"))
+    with engine.connect() as conn:
+        codigos = conn.execute(sa.select(tables.unidades.c.codigo)).scalars().all()
+    assert codigos == []
+    _sync(engine, "787000", sim_records(sim, "787000"))
+    with engine.connect() as conn:
+        codigos = conn.execute(sa.select(tables.unidades.c.codigo)).scalars().all()
+    assert codigos == ["787000"]
