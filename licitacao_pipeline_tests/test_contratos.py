@@ -498,3 +498,20 @@ def test_a_listing_that_names_another_unidade_does_not_describe_this_uasg(sim, e
     with engine.connect() as conn:
         codigos = conn.execute(sa.select(tables.unidades.c.codigo)).scalars().all()
     assert codigos == ["787000"]
+
+
+def test_samples_of_stored_contracts_that_leave_the_window_name_them(sim, resources, engine):
+    """Stored, unchanged contracts that fall out of the window are sampled from the stored row
+    (the record is not parsed again): id, número and vigência end as listed."""
+    materialize([contratos], UASG, resources, ALL)
+    meta = materialization_metadata(materialize([contratos], UASG, resources))  # 730 days
+    listed = {r["id"]: r for r in sim_records(sim, UASG)}
+    assert meta["removidos_fora_da_janela"] == meta["filtrados_por_vigencia"] > 0
+    assert meta["inalterados"] + meta["filtrados_por_vigencia"] == len(listed)
+    for sample in meta["amostras_filtrados"]:
+        record = listed[sample["id"]]
+        assert sample == {
+            "id": record["id"],
+            "numero": record["numero"],
+            "vigencia_fim": record["vigencia_fim"],
+        }
