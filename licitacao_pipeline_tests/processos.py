@@ -108,6 +108,12 @@ def stop_marked(var: str, value: str, timeout: float = 10.0) -> list[psutil.Proc
     return stop(carrying(var, value), timeout)
 
 
+def _keys(procs: Iterable[psutil.Process]) -> Iterable[tuple[int, float]]:
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            yield proc.pid, proc.create_time()
+
+
 class Sessao:
     """What one session started: ``leftovers()`` are those still running."""
 
@@ -115,6 +121,9 @@ class Sessao:
         self.mark = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.excluded = excluded
         self.where = "session start"  # the test running now, for the report
+        # Older processes are not the session's, even below it (e.g. the shared test server a
+        # test of this process started before an inner session opened).
+        self._before = set(_keys(psutil.Process().children(recursive=True)))
         self._seen: dict[tuple[int, float], tuple[psutil.Process, str]] = {}
         self._parents: dict[tuple[int, float], int] = {}  # parent when first seen
         self._lock = threading.Lock()
@@ -133,7 +142,7 @@ class Sessao:
             for proc in procs:
                 try:
                     key = (proc.pid, proc.create_time())
-                    if key not in self._seen:
+                    if key not in self._seen and key not in self._before:
                         self._seen[key] = (proc, self.where)
                         self._parents[key] = proc.ppid()
                 except psutil.Error:

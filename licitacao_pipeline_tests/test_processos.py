@@ -62,3 +62,18 @@ def test_a_clean_session_reports_nothing_and_excluded_processes_are_left_alone()
     finally:
         keeper.kill()
         keeper.wait(10)
+
+
+def test_a_process_older_than_the_session_is_not_the_sessions():
+    """A descendant that already ran when the session opened (the shared test server that an
+    earlier test of this worker started) is neither reported nor stopped."""
+    older = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        time.sleep(0.5)
+        sessao = Sessao(excluded=lambda proc: False, every=0.1)
+        time.sleep(0.3)  # the sampler sees it
+        assert sessao.close(grace=0.5) == []
+        assert older.poll() is None  # still running
+    finally:
+        older.kill()
+        older.wait(10)
