@@ -118,3 +118,31 @@ class StatusServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(5)
+
+
+def set_contrato(conn, cid, **values):
+    """Overwrite columns of one stored contract (edge cases the simulator does not make)."""
+    cols = ", ".join(f"{k} = :{k}" for k in values)
+    conn.execute(sa.text(f"UPDATE contratos SET {cols} WHERE id = :id"), {**values, "id": cid})
+
+
+def sync_two_uasgs(resources, engine) -> tuple[dict[int, int], int]:
+    """787010 and 787000 synced with their tabs (no vigência window): the empenhos count of
+    each 787010 contract (by id) and the smallest 787000 contract id."""
+    from licitacao_pipeline.defs.abas import contratos_abas
+    from licitacao_pipeline.defs.contratos import contratos
+
+    every = {"contratos": {"config": {"vigencia_janela_dias": None}}}
+    for uasg in ("787010", "787000"):
+        materialize([contratos, contratos_abas], uasg, resources, every)
+    with engine.connect() as conn:
+        counts = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT c.id, count(e.id) FROM contratos c LEFT JOIN contratos_empenhos e "
+                    "ON e.contrato_id = c.id WHERE c.uasg = '787010' GROUP BY c.id ORDER BY c.id"
+                )
+            ).all()
+        )
+        other = conn.execute(sa.text("SELECT min(id) FROM contratos WHERE uasg = '787000'"))
+        return counts, other.scalar_one()

@@ -17,15 +17,14 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree
 
-from licitacao_pipeline.defs.abas import contratos_abas
-from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.defs.exportacao import exportar_contratos
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.sync import exportacao
 from licitacao_pipeline.sync.exportacao import ExportConfigError, ExportOptions
 from licitacao_pipeline.warehouse.engine import get_engine
 
-from .helpers import br_money, failure_message, materialize
+from .helpers import br_money, failure_message, sync_two_uasgs
+from .helpers import set_contrato as _set
 
 ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
 BIG = Decimal("9999999999999.99")  # 13 integer digits
@@ -44,29 +43,12 @@ TEXT = [
 # --- the seeded warehouse -------------------------------------------------------------------------
 
 
-def _set(conn, cid, **values):
-    cols = ", ".join(f"{k} = :{k}" for k in values)
-    conn.execute(sa.text(f"UPDATE contratos SET {cols} WHERE id = :id"), {**values, "id": cid})
-
-
 @pytest.fixture
 def seeded(sim, resources, engine) -> dict[str, int]:
     """Two UASGs synced with their tabs; then, with SQL: accents, formula-looking and
     multi-line texts, a 13-digit and a negative value, a UASG with a leading zero, an inactive
     contract, a removed one, follow-up rows (one of them hostile)."""
-    for uasg in ("787010", "787000"):
-        materialize([contratos, contratos_abas], uasg, resources, ALL)
-    with engine.connect() as conn:
-        counts = dict(
-            conn.execute(
-                sa.text(
-                    "SELECT c.id, count(e.id) FROM contratos c LEFT JOIN contratos_empenhos e "
-                    "ON e.contrato_id = c.id WHERE c.uasg = '787010' GROUP BY c.id ORDER BY c.id"
-                )
-            ).all()
-        )
-        other = conn.execute(sa.text("SELECT min(id) FROM contratos WHERE uasg = '787000'"))
-        other_id = other.scalar_one()
+    counts, other_id = sync_two_uasgs(resources, engine)
     many = [cid for cid, n in counts.items() if n >= 2]  # one empenho stays after a removal
     mine = [many[0], *(cid for cid in counts if cid != many[0])]
     roles = {

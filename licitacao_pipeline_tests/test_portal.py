@@ -46,7 +46,8 @@ from licitacao_pipeline.defs.sensors import alerta_falhas
 from licitacao_pipeline.sync import portal
 from licitacao_pipeline.warehouse import portal as portal_sql
 
-from .helpers import materialize, rows
+from .helpers import rows, sync_two_uasgs
+from .helpers import set_contrato as _set
 
 UASGS = ("787010", "787000")
 ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
@@ -92,30 +93,13 @@ class Seed:
     ids: dict[str, int]  # role -> contract id
 
 
-def _set(conn, cid, **values):
-    cols = ", ".join(f"{k} = :{k}" for k in values)
-    conn.execute(sa.text(f"UPDATE contratos SET {cols} WHERE id = :id"), {**values, "id": cid})
-
-
 @pytest.fixture
 def seeded(sim, resources, engine) -> Seed:
     """Both UASGs synced through the real path (listings, then every tab), then edge cases
     written with SQL: expired but still "Ativo", removed, no empenhos, negative and 13-digit
     values, boundaries of the vigência and of the 30/60/90-day bands, formula-like texts."""
-    for uasg in UASGS:
-        materialize([contratos, contratos_abas], uasg, resources, ALL)
+    counts, other_id = sync_two_uasgs(resources, engine)
     today = sao_paulo_today()
-    with engine.connect() as conn:
-        counts = dict(
-            conn.execute(
-                sa.text(
-                    "SELECT c.id, count(e.id) FROM contratos c LEFT JOIN contratos_empenhos e "
-                    "ON e.contrato_id = c.id WHERE c.uasg = '787010' GROUP BY c.id ORDER BY c.id"
-                )
-            ).all()
-        )
-        other = conn.execute(sa.text("SELECT min(id) FROM contratos WHERE uasg = '787000'"))
-        other_id = other.scalar_one()
     many = [cid for cid, n in counts.items() if n >= 2]
     rest = [cid for cid in counts if cid not in many[:4]]
     ids = {
