@@ -6,6 +6,7 @@ from decimal import Decimal
 import dagster as dg
 import sqlalchemy as sa
 
+from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.resources import ComprasNetResource
 
 
@@ -33,6 +34,13 @@ def rows(engine, table="contratos", where="true", **params):
             sa.text(f"SELECT *, xmin::text AS _xmin FROM {table} WHERE {where} ORDER BY id"), params
         )
         return [dict(r._mapping) for r in result]
+
+
+def stamped(engine) -> int:
+    """(contract, tab) pairs whose tab is stored."""
+    cols = " + ".join(f"({a}_atualizado_em IS NOT NULL)::int" for a in ABAS)
+    with engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT coalesce(sum({cols}), 0) FROM contratos")).scalar()
 
 
 def materialization_metadata(result, asset="contratos"):

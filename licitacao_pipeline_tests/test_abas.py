@@ -1,6 +1,8 @@
 """Tab assets and the on-demand job, over HTTP against a real PostgreSQL."""
 
+import logging
 import re
+import time
 from datetime import datetime
 
 import dagster as dg
@@ -11,6 +13,8 @@ from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.contrato_sob_demanda import sincronizar_contrato
 from licitacao_pipeline.defs.contratos import contratos
+from licitacao_pipeline.sync import abas as abas_sync
+from licitacao_pipeline.sync.abas import sync_abas
 
 from .helpers import (
     br_money,
@@ -18,6 +22,7 @@ from .helpers import (
     materialize,
     parse_day,
     rows,
+    stamped,
     step_retries,
     with_client,
 )
@@ -413,3 +418,74 @@ def test_tab_metadata_counts_rows_and_samples_rejects_and_the_log_says_how_far_i
     per_tab = ", ".join(f"{tab} {n}/{n}" for tab in ABAS)
     done = rf"\) abas done: {4 * n}/{4 * n} contract tabs in \d+s \(\d+\.\d/s; {per_tab}; "
     assert re.search(done + r"0 failed\)$", final[0]), final[0]
+
+
+def test_progress_logs_say_how_far_how_fast_and_only_the_last_says_done(
+    sim, resources, engine, caplog
+):
+    """2 contracts x 4 tabs through 2 workers, each answer 0.5 s late: at least 2 s. Progress
+    is logged at every answer (progress_seconds=0); the rate is tabs per second of this run."""
+    materialize([contratos], UASG, resources, ALL)
+    ids = sim.contrato_ids(UASG)[:2]
+    logger = logging.getLogger("test_abas.progress")
+    sim.latency = 0.5
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        sync_abas(
+            resources["comprasnet"].make_client(),
+            engine,
+            ((cid, ABAS) for cid in ids),
+            ABAS,
+            rotulo="787010 (UNIDADE TESTE)",
+            workers=2,
+            devidos=dict.fromkeys(ABAS, 2),
+            logger=logger,
+            progress_seconds=0,
+        )
+    took = time.monotonic() - started
+    logged = [r.getMessage() for r in caplog.records if r.name == logger.name]
+    line = re.compile(
+        r"^787010 \(UNIDADE TESTE\) abas( done)?: (\d)/8 contract tabs in (\d+)s "
+        r"\((\d+\.\d)/s; historico \d/2, empenhos \d/2, itens \d/2, arquivos \d/2; 0 failed\)$"
+    )
+    matches = [line.match(m) for m in logged]
+    assert len(logged) > 2 and all(matches), logged
+    assert [bool(m[1]) for m in matches] == [False] * (len(logged) - 1) + [True]
+    done, seconds, rate = int(matches[-1][2]), int(matches[-1][3]), float(matches[-1][4])
+    assert done == 8 and 2 <= seconds <= took + 1
+    assert 8 / took - 0.1 <= rate <= 8 / 2 + 0.1, (rate, took)
+
+    caplog.clear()  # a run shorter than progress_seconds logs only its end
+    sim.latency = 0
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        sync_abas(
+            resources["comprasnet"].make_client(),
+            engine,
+            ((cid, ABAS) for cid in ids),
+            ABAS,
+            workers=2,
+            logger=logger,
+            progress_seconds=30,
+        )
+    logged = [r.getMessage() for r in caplog.records if r.name == logger.name]
+    assert len(logged) == 1 and " abas done: 8/0 contract tabs " in logged[0], logged
+
+
+def test_tabs_are_committed_in_batches_while_the_run_goes_on(sim, resources, engine, monkeypatch):
+    """Answers are written every BATCH contract tabs (here 4; the clock never triggers a flush),
+    not kept until the end: when the k-th contract is taken, all but the last few are stored."""
+    monkeypatch.setattr(abas_sync, "BATCH", 4)
+    monkeypatch.setattr(abas_sync, "FLUSH_SECONDS", 1e9)
+    materialize([contratos], UASG, resources, ALL)
+    ids = sim.contrato_ids(UASG)
+    committed = []
+
+    def work():
+        for k, cid in enumerate(ids):
+            committed.append((k, stamped(engine)))
+            yield cid, ABAS
+
+    sync_abas(resources["comprasnet"].make_client(), engine, work(), ABAS, workers=2)
+    # taking contract k: 4k tabs queued, fewer than 8 (4 x workers) in flight, < 4 unwritten
+    assert all(n >= 4 * k - 10 for k, n in committed), committed
+    assert stamped(engine) == 4 * len(ids)

@@ -10,15 +10,15 @@ import time
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from comprasnet_simulator import ComprasNetSimulator
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.contratos import contratos
+from licitacao_pipeline.sync import abas as abas_sync
 from licitacao_pipeline.sync.abas import sync_abas
 
-from .helpers import materialize, rows, with_client
+from .helpers import materialize, rows, stamped, with_client
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 UASG = "787010"
@@ -29,13 +29,6 @@ CONCURRENCY = 8
 
 def tab_requests(sim) -> int:
     return sum(sim.count(a) for a in ABAS)
-
-
-def stamped(engine) -> int:
-    """(contract, tab) pairs whose tab is stored."""
-    cols = " + ".join(f"({a}_atualizado_em IS NOT NULL)::int" for a in ABAS)
-    with engine.connect() as conn:
-        return conn.execute(sa.text(f"SELECT coalesce(sum({cols}), 0) FROM contratos")).scalar()
 
 
 def start_materialize(sim, db_url, cwd, **env):
@@ -207,3 +200,27 @@ def test_an_interrupt_does_not_wait_for_a_request_that_hangs(sim, resources, eng
     [row] = rows(engine, where="id = :i", i=cid)
     assert row["historico_atualizado_em"] is None
     assert all(row[f"{a}_atualizado_em"] is not None for a in ABAS[1:])
+
+
+def test_an_interrupt_goes_on_as_soon_as_every_answer_on_its_way_is_in(
+    sim, resources, engine, monkeypatch
+):
+    """The drain grace is a ceiling, not a wait: once the requests in flight have all answered,
+    the interrupt goes on at once (here the grace is 30 s and the answers are already back)."""
+    monkeypatch.setattr(abas_sync, "DRAIN_GRACE", 30.0)
+    materialize([contratos], UASG, resources, ALL)
+    ids = sim.contrato_ids(UASG)
+    interrupted = []
+
+    def work():
+        yield from ((cid, ABAS) for cid in ids[:2])
+        time.sleep(0.5)  # the 8 answers come back meanwhile, nobody reads them yet
+        interrupted.append(time.monotonic())
+        raise KeyboardInterrupt
+
+    sim.reset_counts()
+    client = resources["comprasnet"].make_client()
+    with pytest.raises(KeyboardInterrupt):
+        sync_abas(client, engine, work(), ABAS, workers=8)
+    assert time.monotonic() - interrupted[0] < 10  # not the 30 s grace
+    assert tab_requests(sim) == stamped(engine) == 8  # every answer written, none lost

@@ -155,7 +155,7 @@ class _Writer:
         self.pending: dict[str, dict[int, list[Any]]] = {}
         self.size, self.last = 0, time.monotonic()
 
-    def add(self, aba: str, cid: int, records: list[Any], flush: bool = True) -> None:
+    def add(self, aba: str, cid: int, records: list[Any], *, flush: bool) -> None:
         self.pending.setdefault(aba, {})[cid] = records
         self.size += 1
         if flush and (self.size >= BATCH or time.monotonic() - self.last >= FLUSH_SECONDS):
@@ -308,7 +308,6 @@ def _handle(answer, writer: _Writer, result: AbasResult, flush: bool = True) -> 
 def _drain(pool: _Pool, writer: _Writer, result: AbasResult, in_flight: int) -> None:
     """After an interrupt or an error: keep the answers already here (or arriving within a
     second), in one last write that never hides the original exception."""
-    result.parada = result.parada or "interrompida"
     deadline = time.monotonic() + DRAIN_GRACE
     try:
         while in_flight > 0:
