@@ -376,6 +376,7 @@ def test_a_record_id_repeated_in_a_tab_is_rejected_and_the_rest_is_stored(sim, r
     assert reject["reason"] == f"contrato {cid}: duplicate id in tab"
     assert (reject["record_id"], reject["payload"]) == (str(first["id"]), again)
     assert reject["source"] == "contratos_empenhos" and reject["run_id"] == result.run_id
+    assert reject["uasg"] == UASG
 
 
 def test_tab_metadata_counts_rows_and_samples_rejects_and_the_log_says_how_far_it_got(

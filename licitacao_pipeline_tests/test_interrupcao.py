@@ -2,6 +2,7 @@
 signals, runs cut by their budget, over HTTP against a real PostgreSQL."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -157,6 +158,17 @@ def test_runs_cut_every_time_still_sync_every_tab_of_every_contract(sim, resourc
     assert all(r["detalhes_atualizados_em"] is not None for r in synced)
 
 
+def test_a_run_past_its_time_budget_starts_no_contract_and_says_why(sim, resources, engine):
+    materialize([contratos], UASG, resources, ALL)
+    sim.reset_counts()
+    budget = {"contratos_abas": {"config": {"max_minutos": 0}}}
+    result = materialize([contratos_abas], UASG, resources, budget)
+    assert tab_requests(sim) == 0 and stamped(engine) == 0
+    for m in result.get_asset_materialization_events():
+        meta = {k: v.value for k, v in m.materialization.metadata.items()}
+        assert (meta["parada"], meta["contratos_pendentes"]) == ("prazo", 25)
+
+
 def test_an_interrupt_writes_the_answers_already_on_their_way_and_no_more(sim, resources, engine):
     """In process, so that it is exact: the interrupt comes while tab requests are in flight.
     Every request the API received is answered within the drain grace and written; the rest
@@ -197,6 +209,8 @@ def test_an_interrupt_does_not_wait_for_a_request_that_hangs(sim, resources, eng
     with pytest.raises(KeyboardInterrupt):
         sync_abas(client, engine, work(), ABAS, workers=4)
     assert time.monotonic() - interrupted[0] < 5  # DRAIN_GRACE (1 s), the write, some slack
+    stuck = [t for t in threading.enumerate() if re.fullmatch(r"comprasnet-\d+", t.name)]
+    assert stuck and all(t.daemon for t in stuck)  # cannot keep the process alive at its end
     [row] = rows(engine, where="id = :i", i=cid)
     assert row["historico_atualizado_em"] is None
     assert all(row[f"{a}_atualizado_em"] is not None for a in ABAS[1:])
