@@ -17,7 +17,7 @@ def br_money(text):
     return Decimal(text.replace(".", "").replace(",", "."))
 
 
-def materialize(assets, partition, resources, config=None, raise_on_error=True):
+def materialize(assets, partition, resources, config=None, raise_on_error=True, instance=None):
     run_config = {"ops": config} if config else None
     return dg.materialize(
         assets,
@@ -25,6 +25,7 @@ def materialize(assets, partition, resources, config=None, raise_on_error=True):
         resources=resources,
         run_config=run_config,
         raise_on_error=raise_on_error,
+        instance=instance,
     )
 
 

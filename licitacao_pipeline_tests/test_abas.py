@@ -317,6 +317,7 @@ def test_a_warehouse_error_on_one_contract_fails_that_contract_only(sim, resourc
     assert "1 contract tabs failed unexpectedly (successes were stored)" in message
     assert f"recusado: contrato {bad}" in message and step_retries(result) == 0
     assert any(m.startswith(f"contrato {bad} historico: InternalError: ") for m in logged)
+    assert "batch write failed (InternalError): one by one" in logged
     meta = tab_meta(result, "historico")
     assert (meta["contratos_com_falha"], meta["contratos_sincronizados"]) == (1, len(ids) - 1)
     [failure] = meta["amostras_falhas"]
@@ -487,6 +488,7 @@ def test_tabs_are_committed_in_batches_while_the_run_goes_on(sim, resources, eng
             yield cid, ABAS
 
     sync_abas(resources["comprasnet"].make_client(), engine, work(), ABAS, workers=2)
-    # taking contract k: 4k tabs queued, fewer than 8 (4 x workers) in flight, < 4 unwritten
-    assert all(n >= 4 * k - 10 for k, n in committed), committed
+    # taking contract k: 4k tabs queued, fewer than 8 (4 x workers) in flight, < 4 unwritten,
+    # and what is written went in whole batches of 4
+    assert all(n >= 4 * k - 10 and n % 4 == 0 for k, n in committed), committed
     assert stamped(engine) == 4 * len(ids)

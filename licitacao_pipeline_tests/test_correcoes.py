@@ -268,8 +268,12 @@ def test_a_single_lost_connection_is_absorbed_by_the_tab_writer(sim, resources, 
     """One lost connection costs one rewrite of the batch, not a step retry."""
     materialize([contratos], UASG, resources, ALL)
     kill_connections_writing(engine, "contratos_historico", times=1)
-    result = materialize([contratos_abas], UASG, resources)
+    with dg.instance_for_test() as instance:
+        result = materialize([contratos_abas], UASG, resources, instance=instance)
+        logged = [e.user_message for e in instance.all_logs(result.run_id)]
     assert kills(engine) >= 2 and step_retries(result) == 0
+    [lost] = [m for m in logged if m.startswith("warehouse connection lost (")]
+    assert "server closed the connection" in lost and lost.endswith("); writing again"), lost
     assert tab_meta(result, "historico")["contratos_sincronizados"] == 25
     assert all(r["detalhes_atualizados_em"] is not None for r in rows(engine))
 

@@ -233,7 +233,7 @@ def sync_abas(
     *,
     uasg: str | None = None,
     rotulo: str | None = None,
-    workers: int = 8,
+    workers: int,
     limites: Limites | None = None,
     devidos: dict[str, int] | None = None,
     run_id: str | None = None,
