@@ -471,6 +471,7 @@ def test_progress_logs_say_how_far_how_fast_and_only_the_last_says_done(
         )
     logged = [r.getMessage() for r in caplog.records if r.name == logger.name]
     assert len(logged) == 1 and " abas done: 8/0 contract tabs " in logged[0], logged
+    assert "; historico 2/0, empenhos 2/0, itens 2/0, arquivos 2/0; " in logged[0]  # none given
 
 
 def test_tabs_are_committed_in_batches_while_the_run_goes_on(sim, resources, engine, monkeypatch):
