@@ -14,7 +14,7 @@ from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.contrato_sob_demanda import sincronizar_contrato
 from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.sync import abas as abas_sync
-from licitacao_pipeline.sync.abas import sync_abas
+from licitacao_pipeline.sync.abas import Limites, sync_abas
 
 from .helpers import (
     br_money,
@@ -489,7 +489,24 @@ def test_tabs_are_committed_in_batches_while_the_run_goes_on(sim, resources, eng
             yield cid, ABAS
 
     sync_abas(resources["comprasnet"].make_client(), engine, work(), ABAS, workers=2)
-    # taking contract k: 4k tabs queued, fewer than 8 (4 x workers) in flight, < 4 unwritten,
-    # and what is written went in whole batches of 4
-    assert all(n >= 4 * k - 10 and n % 4 == 0 for k, n in committed), committed
+    # contract k (k >= 2) is taken when one of the 8 (4 x workers) requests in flight is back:
+    # 4k - 7 answers in, all but the last 3 stored in whole batches of 4
+    assert committed == [(k, max(0, 4 * k - 8)) for k in range(len(ids))]
     assert stamped(engine) == 4 * len(ids)
+
+
+def test_a_run_takes_no_contract_beyond_its_budget(sim, resources, engine):
+    materialize([contratos], UASG, resources, ALL)
+    ids = sim.contrato_ids(UASG)
+    taken = []
+
+    def work():
+        for cid in ids:
+            taken.append(cid)
+            yield cid, ABAS
+
+    sim.reset_counts()
+    client = resources["comprasnet"].make_client()
+    result = sync_abas(client, engine, work(), ABAS, workers=2, limites=Limites(max_contratos=3))
+    assert (taken, result.contratos, result.parada) == (ids[:3], 3, "max_contratos")
+    assert tab_requests(sim) == stamped(engine) == 12

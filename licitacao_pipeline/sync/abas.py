@@ -1,7 +1,7 @@
 """Use case: fetch contracts' tabs (abas) through a bounded worker pool and store them.
 
 - **Bounded.** Work comes from an iterator of ``(contrato_id, abas)`` (the warehouse's due
-  queue, read in pages) and at most ``2 x workers`` tab requests are queued or in flight; results
+  queue, read in pages) and at most ``4 x workers`` tab requests are queued or in flight; results
   are written in small batches. Memory does not grow with the number of contracts.
 - **Interleaved.** Every due tab of a contract is requested together, so a run cut anywhere
   leaves no tab kind behind.
