@@ -1,6 +1,7 @@
 """Bounded, interruptible, fair tab sync: real `dagster asset materialize` processes stopped by
 signals, runs cut by their budget, over HTTP against a real PostgreSQL."""
 
+import logging
 import os
 import re
 import signal
@@ -17,7 +18,7 @@ from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.sync import abas as abas_sync
-from licitacao_pipeline.sync.abas import sync_abas
+from licitacao_pipeline.sync.abas import Limites, sync_abas
 
 from .helpers import materialize, rows, stamped, with_client
 
@@ -156,6 +157,38 @@ def test_runs_cut_every_time_still_sync_every_tab_of_every_contract(sim, resourc
     synced = rows(engine)
     assert all(r[f"{a}_atualizado_em"] is not None for r in synced for a in ABAS)
     assert all(r["detalhes_atualizados_em"] is not None for r in synced)
+
+
+def test_after_its_budget_a_run_waits_for_requests_in_flight_only_the_grace(
+    sim, resources, engine, monkeypatch, caplog
+):
+    """The budget is reached with 4 tabs in flight; historico waits out a 60 s Retry-After.
+    After BUDGET_GRACE (here 1 s) the client is stopped: the wait ends, the other three tabs
+    are stored and historico stays due for the next run."""
+    monkeypatch.setattr(abas_sync, "BUDGET_GRACE", 1.0)
+    materialize([contratos], UASG, resources, ALL)
+    first, second = sim.contrato_ids(UASG)[:2]
+    sim.inject_fault("429", path=rf"^/api/contrato/{first}/historico$", times=-1, retry_after=60)
+    client = with_client(resources, sim, max_retries=1)["comprasnet"].client
+    logger = logging.getLogger("test_interrupcao.budget")
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        result = sync_abas(
+            client,
+            engine,
+            [(first, ABAS), (second, ABAS)],
+            ABAS,
+            workers=4,
+            limites=Limites(max_contratos=1),
+            logger=logger,
+        )
+    assert time.monotonic() - started < 10  # not the 60 s Retry-After
+    assert (result.contratos, result.parada, result.falhas) == (1, "max_contratos", 0)
+    assert "abas: budget reached (max_contratos); finishing 4" in caplog.messages
+    [row] = rows(engine, where="id = :i", i=first)
+    assert row["historico_atualizado_em"] is None
+    assert all(row[f"{a}_atualizado_em"] is not None for a in ABAS[1:])
+    assert stamped(engine) == 3
 
 
 def test_a_run_past_its_time_budget_starts_no_contract_and_says_why(sim, resources, engine):
