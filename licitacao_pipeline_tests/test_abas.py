@@ -512,3 +512,21 @@ def test_a_run_takes_no_contract_beyond_its_budget(sim, resources, engine):
     result = sync_abas(client, engine, work(), ABAS, workers=2, limites=Limites(max_contratos=3))
     assert (taken, result.contratos, result.parada) == (ids[:3], 3, "max_contratos")
     assert tab_requests(sim) == stamped(engine) == 12
+
+
+def test_a_stopped_client_never_passes_for_a_synced_tab(sim, resources, engine):
+    """A client stopped by someone else (not this run's budget) sends nothing: every tab is
+    a failure, counted as unexpected and named, never a silent success."""
+    materialize([contratos], UASG, resources, ALL)
+    cid = sim.contrato_ids(UASG)[0]
+    client = resources["comprasnet"].make_client()
+    client.stop()
+    sim.reset_counts()
+    result = sync_abas(client, engine, [(cid, ABAS)], ABAS, workers=2)
+    assert tab_requests(sim) == 0 and stamped(engine) == 0
+    for aba in ABAS:
+        t = result.totals[aba]
+        assert (t.sincronizados, t.falhas, t.falhas_inesperadas) == (0, 1, 1), aba
+        assert t.amostras_falhas == [
+            {"contrato_id": cid, "erro": "request cancelled: the client was stopped"}
+        ]

@@ -468,7 +468,7 @@ def test_a_uasgs_writes_wait_for_another_writer_of_the_same_uasg_only(sim, engin
     assert blocked_done and blocked_done[0].inseridos == 25
 
 
-def _sync(engine, uasg, records):
+def _sync(engine, uasg, records, **kwargs):
     from licitacao_pipeline.sync.contratos import Janela, sync_contratos
 
     return sync_contratos(
@@ -478,7 +478,25 @@ def _sync(engine, uasg, records):
         janela=Janela(local_today(), None),
         max_taxa_rejeicao=1.0,
         max_taxa_remocao=1.0,
+        **kwargs,
     )
+
+
+def test_the_change_history_can_be_left_out_and_is_then_not_written(sim, engine):
+    """``registrar_alteracoes=False`` (the benchmark's baseline) writes the contracts only."""
+
+    def history() -> int:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT count(*) FROM contratos_alteracoes").scalar()
+
+    records = sim_records(sim, UASG)
+    _sync(engine, UASG, records)  # the baseline
+    before = history()
+    changed = [{**records[0], "objeto": "Objeto alterado"}, *records[1:]]
+    without = _sync(engine, UASG, changed, registrar_alteracoes=False)
+    assert (without.atualizados, without.alteracoes.eventos, history()) == (1, 0, before)
+    recorded = _sync(engine, UASG, records)  # and back, recorded
+    assert recorded.atualizados == 1 and recorded.alteracoes.eventos == history() - before == 1
 
 
 def test_a_listing_item_that_is_not_an_object_is_rejected_not_a_crash(sim, engine):
