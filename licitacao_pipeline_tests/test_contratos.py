@@ -67,6 +67,10 @@ def test_stores_every_contract_with_exact_values(sim, resources, engine):
 def test_resync_unchanged_writes_nothing_then_tracks_changes_and_removals(sim, resources, engine):
     materialize([contratos], "787010", resources, ALL)
     before = {r["id"]: r for r in rows(engine)}
+    listed = {r["id"]: r for r in sim_records(sim, "787010")}  # what lets the next run skip them
+    assert {i: r["payload_hash"] for i, r in before.items()} == {
+        i: content_hash(listed[i]) for i in before
+    }
 
     sim.reset_counts()
     meta = materialization_metadata(materialize([contratos], "787010", resources, ALL))
@@ -135,6 +139,7 @@ def test_malformed_records_are_rejected_and_recorded(sim, resources, engine):
     assert "valor_global" in meta["amostras_rejeitados"][0]["reason"]
     rejected = rows(engine, "rejected_records")
     assert len(rejected) == 1 and rejected[0]["source"] == "contratos"
+    assert rejected[0]["record_id"] == str(rejected[0]["payload"]["id"])  # which record
     assert rejected[0]["payload"]["valor_global"] == "abc,de"
     check = {c.check_name: c for c in result.get_asset_check_evaluations()}["taxa_rejeicao"]
     assert not check.passed
