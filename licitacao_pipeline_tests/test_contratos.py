@@ -419,10 +419,10 @@ def test_a_long_listing_is_read_in_batches_and_its_progress_logged(sim, engine, 
     model = sim_records(sim, UASG)[0]
     pulled = []
 
-    def listing(n):
+    def listing(n, **change):
         for i in range(n):
             pulled.append(i)
-            yield dict(model, id=900_000_000 + i, numero=f"{i:05d}/2026")
+            yield dict(model, id=900_000_000 + i, numero=f"{i:05d}/2026", **change)
         yield dict(model, id=900_000_000, numero="repetido")  # listed in the first batch too
 
     n = 2 * BATCH + BATCH // 2
@@ -441,6 +441,16 @@ def test_a_long_listing_is_read_in_batches_and_its_progress_logged(sim, engine, 
     lines = [r.getMessage() for r in caplog.records if "records read" in r.getMessage()]
     # batches end at 1000, 2000 and 2501 records: only the second crosses a multiple of 1500
     assert lines == [f"uasg {UASG}: {2 * BATCH} records read"]
+
+    again = sync_contratos(  # every record changed: the counts add up over the batches
+        engine,
+        UASG,
+        listing(n, objeto="Objeto alterado"),
+        janela=Janela(local_today(), None),
+        max_taxa_rejeicao=0.0,
+        max_taxa_remocao=1.0,
+    )
+    assert (again.listados, again.atualizados, again.inalterados) == (n + 1, n, 0)
 
 
 def test_a_uasgs_writes_wait_for_another_writer_of_the_same_uasg_only(sim, engine):
