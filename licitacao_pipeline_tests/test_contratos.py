@@ -436,7 +436,7 @@ def test_a_long_listing_is_read_in_batches_and_its_progress_logged(sim, engine, 
             max_taxa_remocao=1.0,
             progress_every=BATCH + BATCH // 2,
         )
-    assert (result.listados, result.inseridos, len(pulled)) == (n + 1, n, n)
+    assert (result.listados, result.inseridos, result.inalterados, len(pulled)) == (n + 1, n, 0, n)
     assert (result.duplicados, result.ids_duplicados) == (1, [900_000_000])
     lines = [r.getMessage() for r in caplog.records if "records read" in r.getMessage()]
     # batches end at 1000, 2000 and 2501 records: only the second crosses a multiple of 1500
