@@ -432,22 +432,20 @@ def test_progress_logs_say_how_far_how_fast_and_only_the_last_says_done(
     materialize([contratos], UASG, resources, ALL)
     ids = sim.contrato_ids(UASG)[:2]
     logger = logging.getLogger("test_abas.progress")
+
+    def logged_by(**options) -> list[str]:
+        caplog.clear()
+        client = resources["comprasnet"].make_client()
+        with caplog.at_level(logging.INFO, logger=logger.name):
+            work = ((cid, ABAS) for cid in ids)
+            sync_abas(client, engine, work, ABAS, workers=2, logger=logger, **options)
+        return [r.getMessage() for r in caplog.records if r.name == logger.name]
+
     sim.latency = 0.6
     started = time.monotonic()
-    with caplog.at_level(logging.INFO, logger=logger.name):
-        sync_abas(
-            resources["comprasnet"].make_client(),
-            engine,
-            ((cid, ABAS) for cid in ids),
-            ABAS,
-            rotulo="787010 (UNIDADE TESTE)",
-            workers=2,
-            devidos=dict.fromkeys(ABAS, 2),
-            logger=logger,
-            progress_seconds=0,
-        )
+    rotulo, devidos = "787010 (UNIDADE TESTE)", dict.fromkeys(ABAS, 2)
+    logged = logged_by(rotulo=rotulo, devidos=devidos, progress_seconds=0)
     took = time.monotonic() - started
-    logged = [r.getMessage() for r in caplog.records if r.name == logger.name]
     line = re.compile(
         r"^787010 \(UNIDADE TESTE\) abas( done)?: (\d)/8 contract tabs in (\d+)s "
         r"\((\d+\.\d)/s; historico \d/2, empenhos \d/2, itens \d/2, arquivos \d/2; 0 failed\)$"
@@ -459,19 +457,8 @@ def test_progress_logs_say_how_far_how_fast_and_only_the_last_says_done(
     assert done == 8 and 2 <= seconds <= took + 1
     assert 8 / took - 0.1 <= rate <= 8 / 2.4 + 0.1, (rate, took)
 
-    caplog.clear()  # a run shorter than progress_seconds logs only its end
-    sim.latency = 0
-    with caplog.at_level(logging.INFO, logger=logger.name):
-        sync_abas(
-            resources["comprasnet"].make_client(),
-            engine,
-            ((cid, ABAS) for cid in ids),
-            ABAS,
-            workers=2,
-            logger=logger,
-            progress_seconds=30,
-        )
-    logged = [r.getMessage() for r in caplog.records if r.name == logger.name]
+    sim.latency = 0  # a run shorter than progress_seconds logs only its end
+    logged = logged_by(progress_seconds=30)
     assert len(logged) == 1 and " abas done: 8/0 contract tabs " in logged[0], logged
     assert "; historico 2/0, empenhos 2/0, itens 2/0, arquivos 2/0; " in logged[0]  # none given
 
