@@ -221,6 +221,9 @@ class Deployment:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # As from a terminal, Ctrl-C (SIGINT) must reach it even when the tests were started
+            # in the background: a shell's `cmd &` ignores SIGINT, and children inherit that.
+            preexec_fn=_default_sigint,
         )
 
     def launch(self, job: str, partition: str, tags: dict | None = None) -> str:
@@ -304,3 +307,7 @@ class Deployment:
         self.warehouse.dispose()
         for log in self._logs.values():
             log.close()
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
