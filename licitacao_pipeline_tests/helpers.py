@@ -37,6 +37,11 @@ def rows(engine, table="contratos", where="true", **params):
         return [dict(r._mapping) for r in result]
 
 
+def tab_requests(sim) -> int:
+    """Tab requests the simulator received (every kind)."""
+    return sum(sim.count(aba) for aba in ABAS)
+
+
 def stamped(engine) -> int:
     """(contract, tab) pairs whose tab is stored."""
     cols = " + ".join(f"({a}_atualizado_em IS NOT NULL)::int" for a in ABAS)

@@ -24,15 +24,12 @@ from .helpers import (
     rows,
     stamped,
     step_retries,
+    tab_requests,
     with_client,
 )
 
 UASG = "787010"
 ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
-
-
-def tab_requests(sim) -> int:
-    return sum(sim.count(t) for t in ABAS)
 
 
 def sync_all(resources, abas_config=None, raise_on_error=True):

@@ -20,17 +20,13 @@ from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.sync import abas as abas_sync
 from licitacao_pipeline.sync.abas import Limites, sync_abas
 
-from .helpers import materialize, rows, stamped, with_client
+from .helpers import materialize, rows, stamped, tab_requests, with_client
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 UASG = "787010"
 ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
 SELECTION = ",".join(["contratos", *(f"contratos_{a}" for a in ABAS)])
 CONCURRENCY = 8
-
-
-def tab_requests(sim) -> int:
-    return sum(sim.count(a) for a in ABAS)
 
 
 def start_materialize(sim, db_url, cwd, **env):
