@@ -25,12 +25,14 @@ DEFAULT_UASGS = "787010@09:00,787000@11:00,770001@14:00,787400@16:00,787700@18:0
 DEFAULT_WINDOW = "06:00-22:00"
 DEFAULT_SLOT_MINUTES = 5
 DEFAULT_FULL_SYNC_PER_NIGHT = 200
+DEFAULT_FULL_SYNC_AT = "03:00"
 
 UASGS_VAR = "LICITACAO_UASGS"
 UASGS_FILE_VAR = "LICITACAO_UASGS_FILE"
 WINDOW_VAR = "LICITACAO_SCHEDULE_WINDOW"
 SLOT_VAR = "LICITACAO_SCHEDULE_SLOT_MINUTES"
 PER_NIGHT_VAR = "LICITACAO_FULL_SYNC_PER_NIGHT"
+FULL_SYNC_AT_VAR = "LICITACAO_FULL_SYNC_AT"
 
 COLUMNS = ("codigo", "hora", "nome")
 _CODE = re.compile(r"^\d{6}$")
@@ -281,6 +283,12 @@ def load_full_sync_per_night(env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     spec = env.get(PER_NIGHT_VAR)
     return parse_positive_int(spec, PER_NIGHT_VAR) if spec else DEFAULT_FULL_SYNC_PER_NIGHT
+
+
+def load_full_sync_at(env: Mapping[str, str] | None = None) -> time:
+    """Local hour of the nightly full sync (``LICITACAO_FULL_SYNC_AT``, HH:MM, default 03:00)."""
+    env = os.environ if env is None else env
+    return _parse_hour(env.get(FULL_SYNC_AT_VAR) or DEFAULT_FULL_SYNC_AT, FULL_SYNC_AT_VAR)
 
 
 def _minutes(t: time) -> int:

@@ -34,6 +34,7 @@ from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
 
 from . import topologia
 from .deployment import BIN, FINISHED, PG_URL, Deployment, admin_engine
+from .instantaneos import expected_snapshot, warehouse_snapshot
 
 # One module-scoped deployment: pyproject's `--dist loadfile` keeps this file on one xdist worker.
 pytestmark = pytest.mark.daemon
@@ -170,60 +171,6 @@ def _pid_of(instance, run_id):
     return None
 
 
-def _warehouse_snapshot(engine, uasg):
-    with engine.connect() as conn:
-        out = {
-            "contratos": sorted(
-                conn.execute(
-                    sa.text(
-                        "SELECT id, payload_hash FROM contratos "
-                        "WHERE uasg = :u AND removido_em IS NULL"
-                    ),
-                    {"u": uasg},
-                ).all()
-            )
-        }
-        for tab in ABAS:
-            out[tab] = sorted(
-                conn.execute(
-                    sa.text(
-                        "SELECT t.contrato_id, t.id, t.payload_hash "
-                        f"FROM contratos_{tab} t JOIN contratos c "
-                        "ON c.id = t.contrato_id WHERE c.uasg = :u AND t.removido_em IS NULL"
-                    ),
-                    {"u": uasg},
-                ).all()
-            )
-        out["stale"] = conn.execute(
-            sa.text(
-                "SELECT count(*) FROM contratos WHERE uasg = :u AND detalhes_atualizados_em IS NULL"
-            ),
-            {"u": uasg},
-        ).scalar_one()
-    return out
-
-
-def _expected_snapshot(sim, uasg, minimum=10):
-    """What an uninterrupted sync stores: every listed contract within the vigência window."""
-    from licitacao_pipeline.comprasnet.parsing import content_hash, parse_contrato, within_vigencia
-    from licitacao_pipeline.defs.contratos import ContratosConfig, local_today
-
-    window = ContratosConfig().vigencia_janela_dias
-    listing = [
-        r
-        for r in sim.listing(uasg) + sim.listing(uasg, inativo=True)
-        if within_vigencia(parse_contrato(r, uasg), local_today(), window)
-    ]
-    assert len(listing) > minimum
-    out = {"contratos": sorted((r["id"], content_hash(r)) for r in listing)}
-    for tab in ABAS:
-        out[tab] = sorted(
-            (r["id"], t["id"], content_hash(t)) for r in listing for t in sim.tab(r["id"], tab)
-        )
-    out["stale"] = 0
-    return out
-
-
 def test_killed_run_is_retried_and_the_warehouse_ends_as_if_uninterrupted(deployment):
     dep = deployment
     dep.sim.latency = 1.0  # slow enough that the kill lands in the middle of the tab sync
@@ -264,7 +211,7 @@ def test_killed_run_is_retried_and_the_warehouse_ends_as_if_uninterrupted(deploy
     retry = dep.wait(retry_finished, 300, "the automatic retry of the killed run")
     assert dep.instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
     assert retry.dagster_run.status == dg.DagsterRunStatus.SUCCESS
-    assert _warehouse_snapshot(dep.warehouse, "787000") == _expected_snapshot(dep.sim, "787000")
+    assert warehouse_snapshot(dep.warehouse, "787000") == expected_snapshot(dep.sim, "787000")
 
 
 def test_run_past_its_max_runtime_is_failed_and_the_next_queued_run_starts(deployment):
@@ -308,7 +255,7 @@ def test_terminated_run_stops_its_requests_at_once_and_the_next_run_resumes(depl
     sending requests within 2 s, keeps what it stored, ends CANCELED, and the next run of the
     UASG fetches only the rest."""
     dep, uasg = deployment, TERMINATE_UASG
-    expected = _expected_snapshot(dep.sim, uasg)
+    expected = expected_snapshot(dep.sim, uasg)
     total = len(ABAS) * len(expected["contratos"])  # one request per tab of each contract
     ensure_migrated(dep.warehouse)
     with dep.warehouse.begin() as conn:  # every tab due (whatever earlier tests synced)
@@ -336,7 +283,7 @@ def test_terminated_run_stops_its_requests_at_once_and_the_next_run_resumes(depl
     refetched = _tab_requests(dep.sim, uasg) - total
     again = sorted(p for p, n in dep.sim.requests.items() if n > 1 and p.endswith(tuple(ABAS)))
     assert refetched <= total * 0.02, (refetched, again)  # both runs: little refetched
-    assert _warehouse_snapshot(dep.warehouse, uasg) == expected
+    assert warehouse_snapshot(dep.warehouse, uasg) == expected
 
 
 # -- `licitacao sync`: submitted through the webserver's GraphQL API, so through the run queue --
@@ -369,8 +316,8 @@ def test_sync_cli_follows_a_uasg_sync_to_its_final_counts(deployment, synced_by_
     run = dep.instance.get_run_by_id(run_id)
     assert run.job_name == "sincronizar_contratos" and run.status == dg.DagsterRunStatus.SUCCESS
     assert run.tags["dagster/partition"] == CLI_UASG and run.tags["licitacao/origem"] == "cli"
-    expected = _expected_snapshot(dep.sim, CLI_UASG, minimum=3)
-    assert _warehouse_snapshot(dep.warehouse, CLI_UASG) == expected
+    expected = expected_snapshot(dep.sim, CLI_UASG, minimum=3)
+    assert warehouse_snapshot(dep.warehouse, CLI_UASG) == expected
     # the final counts, from the run's materializations, under the UASG's name
     kept, listed = len(expected["contratos"]), len(dep.sim.contrato_ids(CLI_UASG))
     nome = nome_da_unidade(dep.warehouse, CLI_UASG)
@@ -561,8 +508,8 @@ def test_other_applications_sync_follow_cancel_and_count_through_the_proxy(deplo
     assert run.status == dg.DagsterRunStatus.SUCCESS and run.job == "sincronizar_contratos"
     assert run.uasg == API_UASG and run.tags["licitacao/origem"] == "api"
     assert orq.run_status(run_id) == dg.DagsterRunStatus.SUCCESS
-    expected = _expected_snapshot(sim, API_UASG, minimum=3)
-    assert _warehouse_snapshot(dep.warehouse, API_UASG) == expected
+    expected = expected_snapshot(sim, API_UASG, minimum=3)
+    assert warehouse_snapshot(dep.warehouse, API_UASG) == expected
 
     cid = next(c for c, _ in expected["contratos"] if sim.tab(c, "empenhos"))
     sim.change_tab_record(cid, "empenhos", 0, numero="2099NE000777")
@@ -611,8 +558,8 @@ def test_the_daytime_schedule_and_the_sensors_tick_in_the_code_server(deployment
     record = dep.wait(scheduled_run, max(left, 0) + 240, f"the {SCHEDULE_UASG} slot's run")
     run = record.dagster_run
     assert run.status == dg.DagsterRunStatus.SUCCESS and run.job_name == "sincronizar_contratos"
-    expected = _expected_snapshot(dep.sim, SCHEDULE_UASG, minimum=1)
-    assert _warehouse_snapshot(dep.warehouse, SCHEDULE_UASG) == expected
+    expected = expected_snapshot(dep.sim, SCHEDULE_UASG, minimum=1)
+    assert warehouse_snapshot(dep.warehouse, SCHEDULE_UASG) == expected
     ticks = _ticks(dep.instance, InstigatorType.SCHEDULE)["sincronizacao_diaria"]
     assert any(t.status == TickStatus.SUCCESS and run.run_id in t.run_ids for t in ticks)
 
@@ -695,7 +642,7 @@ def test_a_browser_materializes_a_partition_from_the_ui_through_the_proxy(deploy
             sa.text("SELECT id FROM contratos WHERE uasg = :u AND removido_em IS NULL ORDER BY id"),
             {"u": BROWSER_UASG},
         ).scalars()
-        expected = _expected_snapshot(dep.sim, BROWSER_UASG, minimum=1)["contratos"]
+        expected = expected_snapshot(dep.sim, BROWSER_UASG, minimum=1)["contratos"]
         assert list(stored) == [cid for cid, _ in expected]
     assert capture.stat().st_size > 10_000
     if keep := os.environ.get("LICITACAO_CAPTURA"):

@@ -330,9 +330,9 @@ def test_csv_tabs_go_to_one_extra_file_each(seeded, db_url, engine, exports):
     for cid, items in tabs.items():
         for item in items:
             rec = by_key[(cid, item["id"])]
-            assert rec["uasg"] == want[cid]["uasg"] and rec["numero"] == neutralized(
-                want[cid]["numero"]
-            )
+            assert rec["contrato_uasg"] == want[cid]["uasg"]
+            assert rec["contrato_numero"] == neutralized(want[cid]["numero"])
+            assert rec["numero"] == neutralized(item["numero"])  # the empenho's own
             for k in ("empenhado", "aliquidar", "liquidado", "pago"):
                 assert parse_money(rec[k], "iso") == item[k], k
             assert rec["credor_nome"] == neutralized(item["credor_nome"])
@@ -348,6 +348,69 @@ def test_csv_tabs_go_to_one_extra_file_each(seeded, db_url, engine, exports):
         for item in items:  # a raw decimal keeps its own scale, exactly
             assert quantities[(cid, item["id"])] == f"{item['quantidade']:f}"
     assert "1234.5678" in quantities.values()
+
+
+def _cell(kind, value) -> str:
+    """The CSV cell (iso style) a database value must become: the test's own oracle."""
+    if value is None:
+        return ""
+    if kind == "money":
+        return f"{value.quantize(Decimal('0.01')):f}"
+    if kind == "decimal":
+        return f"{value:f}"
+    if kind in ("date", "timestamp"):
+        return value.isoformat()
+    if kind == "json":
+        return neutralized(json.dumps(value, ensure_ascii=False, sort_keys=True))
+    if kind == "int":
+        return str(value)
+    return neutralized(str(value))
+
+
+def test_every_tab_file_has_every_field_and_a_contract_key_no_field_can_hide(
+    seeded, db_url, engine, exports
+):
+    """Each tab's CSV: ``contrato_id``, ``contrato_uasg``, ``contrato_numero``, then every field
+    of the tab as stored, cell by cell (an empenho's ``numero`` stays the empenho's)."""
+    from licitacao_pipeline.warehouse.exportacao import TAB_FIELDS
+
+    with engine.begin() as conn:  # one change in the history, so `alteracoes` has a row
+        conn.execute(
+            sa.text(
+                "INSERT INTO contratos_alteracoes (contrato_id, visto_em, uasg, origem, "
+                "registro_id, evento, campo, valor_anterior_numerico, valor_novo_numerico) "
+                "VALUES (:c, now(), '787010', 'contrato', :c, 'alterado', 'valor_global', 1, 2)"
+            ),
+            {"c": seeded["big"]},
+        )
+    tabs = ["historico", "empenhos", "itens", "arquivos", "alteracoes"]
+    result = run_export(db_url, uasgs=["787010"], include_tabs=tabs, nome_arquivo="todas",
+                        decimal="iso")  # fmt: skip
+    meta = output_metadata(result)
+    want = expected(engine, ("787010",))
+    for aba in tabs:
+        path = exports / f"todas_{aba}.csv"
+        header = path.read_text(encoding="utf-8-sig").splitlines()[0].split(";")
+        fields = [(n, k) for n, k in TAB_FIELDS[aba] if n != "contrato_id"]
+        assert header == [
+            "contrato_id",
+            "contrato_uasg",
+            "contrato_numero",
+            *(n for n, _ in fields),
+        ]
+        source = "alteracoes_recentes" if aba == "alteracoes" else f"contratos_{aba}"
+        where = "" if aba == "alteracoes" else " AND removido_em IS NULL"
+        stored = _query(engine, f"SELECT * FROM {source} WHERE contrato_id = ANY(:ids){where}",
+                        ids=list(want))  # fmt: skip
+        records = read_csv(path, ";", True)
+        assert stored and len(records) == len(stored) == meta["linhas_abas"][aba], aba
+        cells = sorted(
+            [str(r["contrato_id"]), r["uasg"] if aba == "alteracoes" else want[r["contrato_id"]][
+                "uasg"], neutralized(want[r["contrato_id"]]["numero"]),
+             *(_cell(k, r[n]) for n, k in fields)]
+            for r in stored
+        )  # fmt: skip
+        assert sorted([rec[h] for h in header] for rec in records) == cells, aba
 
 
 # --- JSON, NDJSON, XML ----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Automation (tabs follow contratos), failure alerts to a webhook, retries, cleanup."""
+"""Automation (tabs follow a listing materialized alone), failure alerts to a webhook, retries,
+cleanup."""
 
 import json
 import os
@@ -14,7 +15,7 @@ from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.defs.limpeza import limpeza
 from licitacao_pipeline.defs.resources import WarehouseResource
-from licitacao_pipeline.defs.sensors import alerta_falhas, alertas_pendentes
+from licitacao_pipeline.defs.sensors import abas_seguem_contratos, alerta_falhas, alertas_pendentes
 
 from .helpers import rows, with_client
 
@@ -22,28 +23,51 @@ ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
 TAB_KEYS = [dg.AssetKey(f"contratos_{t}") for t in ("historico", "empenhos", "itens", "arquivos")]
 
 
-def test_tabs_are_requested_for_the_partition_whose_contratos_materialized(sim, resources):
-    graph = dg.Definitions(assets=[contratos, contratos_abas], resources=resources)
+def _tabs_after(instance, result, resources):
+    """What ``abas_seguem_contratos`` does about a finished run (a RunRequest or a skip)."""
+    context = dg.build_run_status_sensor_context(
+        sensor_name="abas_seguem_contratos",
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        dagster_event=result.get_run_success_event(),
+        resources={"warehouse": resources["warehouse"]},
+    )
+    return abas_seguem_contratos(context)
+
+
+def test_tabs_follow_a_listing_materialized_alone_once_and_only_when_due(sim, resources):
     with dg.instance_for_test() as instance:
-        first = dg.evaluate_automation_conditions(defs=graph, instance=instance)
-        assert first.total_requested == 0
-        dg.materialize(
+        listing = dg.materialize(
             [contratos],
             partition_key="787000",
             resources=resources,
             instance=instance,
             run_config={"ops": ALL},
         )
-        result = dg.evaluate_automation_conditions(
-            defs=graph, instance=instance, cursor=first.cursor
+        request = _tabs_after(instance, listing, resources)
+        assert isinstance(request, dg.RunRequest), request
+        assert request.partition_key == "787000"
+        assert set(request.asset_selection) == set(TAB_KEYS)
+        assert request.tags["licitacao/tipo"] == "automatica"
+        assert request.run_key == f"abas-{listing.run_id}"  # once per listing run
+        # the tabs synced, a second listing alone finds nothing due: no run
+        full = dg.materialize(
+            [contratos, contratos_abas],
+            partition_key="787000",
+            resources=resources,
+            instance=instance,
+            run_config={"ops": ALL},
         )
-        for key in TAB_KEYS:
-            assert result.get_requested_partitions(key) == {"787000"}
-        assert result.get_requested_partitions(dg.AssetKey("contratos")) == set()
-        again = dg.evaluate_automation_conditions(
-            defs=graph, instance=instance, cursor=result.cursor
+        assert isinstance(_tabs_after(instance, full, resources), dg.SkipReason)
+        again = dg.materialize(
+            [contratos],
+            partition_key="787000",
+            resources=resources,
+            instance=instance,
+            run_config={"ops": ALL},
         )
-        assert again.total_requested == 0  # handled once, not on every tick
+        skip = _tabs_after(instance, again, resources)
+        assert isinstance(skip, dg.SkipReason) and "no tab is due" in skip.skip_message
 
 
 def test_a_uasg_sync_is_one_run_and_automation_adds_no_second_tab_run(sim, resources, engine):
@@ -51,21 +75,16 @@ def test_a_uasg_sync_is_one_run_and_automation_adds_no_second_tab_run(sim, resou
     a listing materialized alone) must not follow it with a second, redundant tab run."""
     job = defs.resolve_job_def("sincronizar_contratos")
     assert set(job.asset_layer.executable_asset_keys) == {dg.AssetKey("contratos"), *TAB_KEYS}
-    graph = dg.Definitions(assets=[contratos, contratos_abas], resources=resources)
     with dg.instance_for_test() as instance:
-        first = dg.evaluate_automation_conditions(defs=graph, instance=instance)
-        result = dg.materialize(
-            [contratos, contratos_abas],
+        result = job.execute_in_process(
             partition_key="787000",
             resources=resources,
             instance=instance,
             run_config={"ops": ALL},
         )
         assert result.success
-        after = dg.evaluate_automation_conditions(
-            defs=graph, instance=instance, cursor=first.cursor
-        )
-        assert after.total_requested == 0
+        skip = _tabs_after(instance, result, resources)
+        assert isinstance(skip, dg.SkipReason) and "not a listing" in skip.skip_message
     stamps = rows(engine, where="uasg = '787000'")
     assert stamps and all(r["detalhes_atualizados_em"] is not None for r in stamps)
 

@@ -12,7 +12,13 @@ from typing import Any
 
 from dagster import DagsterRunStatus
 
-from licitacao_pipeline.cliente.orquestracao import UNIDADE_TAG, Evento, Execucao, Orquestrador
+from licitacao_pipeline.cliente.orquestracao import (
+    UNIDADE_TAG,
+    Evento,
+    Execucao,
+    OrquestracaoError,
+    Orquestrador,
+)
 from licitacao_pipeline.sync import contratos
 from licitacao_pipeline.sync.abas import AbaTotals
 
@@ -26,6 +32,23 @@ CONTAGENS = (
     "contratos_com_falha",
     "contratos_pendentes",
     *AbaTotals().linhas_metadata(),
+)
+# An op's output metadata shown at the end (exports, imports), in this order.
+RESULTADO = (
+    "path",
+    "rows",
+    "bytes",
+    "linhas_abas",
+    "arquivos_abas",
+    "arquivo",
+    "total",
+    "accepted",
+    "rejected",
+    "rejects_path",
+    "inseridos",
+    "atualizados",
+    "removidos",
+    "inalterados",
 )
 RETRY_WAIT_SECONDS = 60.0  # how long a crashed run's automatic retry may take to appear
 _LOG_LEVELS = {"INFO", "WARNING", "ERROR", "CRITICAL"}
@@ -44,6 +67,8 @@ class Acompanhado:
     erros: list[str] = field(default_factory=list)
     retry_deadline: float | None = None
     iniciado: bool = False  # its run worker started (a run canceled in the queue never does)
+    resultado: dict[str, Any] = field(default_factory=dict)  # an op's output metadata
+    enviado_em: float = field(default_factory=time.time)  # when this command submitted it
 
     @property
     def codigo(self) -> str:
@@ -52,6 +77,12 @@ class Acompanhado:
     @property
     def succeeded(self) -> bool:
         return self.execucao is not None and self.execucao.status == DagsterRunStatus.SUCCESS
+
+
+def _valor(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
 
 
 def contagens(metadados: dict[str, Any]) -> str:
@@ -120,10 +151,28 @@ class Acompanhamento:
         took = ""
         if run.iniciado and ex.start_time and ex.end_time:
             took = f" in {ex.end_time - ex.start_time:.1f}s"
-        lines = [f"{rotulo}: {ex.status.value}{took}  {self.orq.run_url(run.run_id)}"]
+        tipo = f" [{ex.tags['licitacao/tipo']}]" if ex.tags.get("licitacao/tipo") else ""
+        lines = [f"{rotulo}: {ex.status.value}{took}{tipo}  {self.orq.run_url(run.run_id)}"]
+        if espera := self._espera(run):
+            lines.append(f"  {espera}")
         lines += [f"  {asset}: {contagens(m)}" for asset, m in run.contagens.items()]
+        lines += [f"  {k}: {_valor(run.resultado[k])}" for k in RESULTADO if k in run.resultado]
         lines += [f"  error: {erro}" for erro in dict.fromkeys(run.erros)]
         return lines
+
+    def _espera(self, run: Acompanhado) -> str:
+        """What the user waited for, from this command's submission to the run's end: the
+        queue, the run worker's start (a new process importing Dagster and this code), the
+        work itself."""
+        ex = run.execucao
+        try:
+            etapas = self.orq.tempos(run.run_id).etapas()
+        except OrquestracaoError:  # timings are a courtesy: never fail a summary for them
+            return ""
+        parts = [f"{nome} {s:.1f}s" for nome, s in etapas.items()]
+        if ex is not None and ex.end_time:
+            parts.append(f"total {max(0.0, ex.end_time - run.enviado_em):.1f}s desde o envio")
+        return "tempo: " + ", ".join(parts) if parts else ""
 
     def _say(self, run: Acompanhado, text: str, ts: float | None = None) -> None:
         self.out(f"{_stamp(ts)} [{run.codigo}] {text}")
@@ -153,6 +202,8 @@ class Acompanhamento:
             counts = {k: v for k, v in e.metadados.items() if k in CONTAGENS}
             if counts:
                 run.contagens[e.asset] = counts
+        if e.tipo == "ExecutionStepOutputEvent":
+            run.resultado.update({k: v for k, v in e.metadados.items() if k in RESULTADO})
         line = describe(e)
         if e.tipo == "RunFailureEvent" and run.erros:
             line = e.mensagem  # the step failure above already said why
@@ -170,5 +221,6 @@ class Acompanhamento:
         self._say(run, f"run {run.run_id} crashed; Dagster retries it as run {retry.run_id}")
         run.run_id, run.cursor, run.execucao, run.retry_deadline = retry.run_id, None, None, None
         run.iniciado = False
+        run.resultado.clear()
         run.erros.clear()
         return False

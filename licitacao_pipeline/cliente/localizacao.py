@@ -51,7 +51,7 @@ def nomes(engine: Engine | None, codigos: Sequence[str]) -> dict[str, str]:
 
 def contrato_uasg(contrato_id: int, engine: Engine | None) -> tuple[str, str]:
     """(UASG, where it came from) of a contract: the warehouse, else ComprasNet
-    (``COMPRASNET_BASE_URL``)."""
+    (``COMPRASNET_BASE_URL``, else the running ``licitacao dev``'s simulator)."""
     from licitacao_pipeline.comprasnet.client import REAL_BASE_URL, ComprasNetClient
     from licitacao_pipeline.comprasnet.errors import ComprasNetError, ComprasNetNotFound
     from licitacao_pipeline.comprasnet.parsing import uasg_of
@@ -65,7 +65,14 @@ def contrato_uasg(contrato_id: int, engine: Engine | None) -> tuple[str, str]:
                 return uasg, "from the warehouse"
         except sa.exc.SQLAlchemyError:
             pass
-    base_url = os.environ.get("COMPRASNET_BASE_URL") or REAL_BASE_URL
+    from licitacao_pipeline.cliente.instancia_dev import encontrar
+
+    dev = encontrar()
+    base_url = (
+        os.environ.get("COMPRASNET_BASE_URL")
+        or (dev.comprasnet_base_url if dev else None)
+        or REAL_BASE_URL
+    )
     client = ComprasNetClient(base_url, max_retries=2, read_timeout=30)
     try:
         record = client.contrato(contrato_id)

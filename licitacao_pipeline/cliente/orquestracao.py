@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ ORIGEM_TAG = "licitacao/origem"
 FINISHED = frozenset(
     {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 )
+# The webserver terminates runs in these statuses only (a STARTING one is refused).
+CANCELABLE = ("QUEUED", "STARTED")
+CANCEL_TIMEOUT_S = 120.0
 # Runs holding a UASG's slot (started) or waiting for it (queued).
 _STARTED = ("STARTING", "STARTED", "CANCELING")
 _QUEUED = ("QUEUED",)
@@ -97,6 +101,39 @@ class Evento:
 
 
 @dataclass(frozen=True)
+class Tempos:
+    """When a run was created, queued, launched, started and ended (epoch seconds)."""
+
+    criada: float | None
+    na_fila: float | None
+    lancada: float | None
+    iniciada: float | None
+    terminada: float | None
+
+    def etapas(self) -> dict[str, float]:
+        """Seconds in the queue, starting (the run worker's process), working."""
+        out = {}
+        marks = [
+            ("fila", self.na_fila or self.criada, self.lancada),
+            ("inicio", self.lancada, self.iniciada),
+            ("execucao", self.iniciada, self.terminada),
+        ]
+        for name, a, b in marks:
+            if a and b:
+                out[name] = max(0.0, b - a)
+        return out
+
+
+@dataclass(frozen=True)
+class Cancelamento:
+    """What ``Orquestrador.cancel`` did: ``acao`` for people, the run's last status."""
+
+    run_id: str
+    acao: str  # "cancelada na fila", "interrompida", "já estava sendo cancelada", ...
+    status: DagsterRunStatus
+
+
+@dataclass(frozen=True)
 class EstatisticasFila:
     """Runs waiting in the queue and runs holding a slot, overall and per UASG."""
 
@@ -115,11 +152,25 @@ query LicitacaoRun($runId: ID!) {{
     ... on PythonError {{ message }}
   }}
 }}"""
+_TEMPOS_QUERY = """
+query LicitacaoTempos($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run {
+      creationTime
+      stats { __typename ... on RunStatsSnapshot { enqueuedTime launchTime startTime endTime } }
+    }
+    ... on RunNotFoundError { message }
+    ... on PythonError { message }
+  }
+}"""
 _METADATA = """metadataEntries { label
   ... on IntMetadataEntry { intRepr }
   ... on FloatMetadataEntry { floatValue }
   ... on TextMetadataEntry { text }
   ... on BoolMetadataEntry { boolValue }
+  ... on PathMetadataEntry { path }
+  ... on JsonMetadataEntry { jsonString }
 }"""
 _EVENTS_QUERY = f"""
 query LicitacaoRunEvents($runId: ID!, $after: String) {{
@@ -134,6 +185,7 @@ query LicitacaoRunEvents($runId: ID!, $after: String) {{
         ... on ErrorEvent {{ error {{ message }} }}
         ... on MaterializationEvent {{ assetKey {{ path }} {_METADATA} }}
         ... on ObservationEvent {{ assetKey {{ path }} {_METADATA} }}
+        ... on ExecutionStepOutputEvent {{ outputName {_METADATA} }}
         ... on AssetCheckEvaluationEvent {{
           evaluation {{ checkName success assetKey {{ path }} }}
         }}
@@ -159,6 +211,16 @@ query LicitacaoChildRuns($parent: String!) {{
     ... on PythonError {{ message }}
   }}
 }}"""
+_TERMINATE_MUTATION = """
+mutation LicitacaoTerminate($runId: String!) {
+  terminateRun(runId: $runId) {
+    __typename
+    ... on TerminateRunFailure { message }
+    ... on RunNotFoundError { message }
+    ... on UnauthorizedError { message }
+    ... on PythonError { message }
+  }
+}"""
 _PARTITIONS_QUERY = """
 query LicitacaoPartitions($selector: PipelineSelector!) {
   pipelineOrError(params: $selector) {
@@ -170,13 +232,22 @@ query LicitacaoPartitions($selector: PipelineSelector!) {
 }"""
 
 
+def _dev_url() -> str | None:
+    from licitacao_pipeline.cliente.instancia_dev import encontrar
+
+    instancia = encontrar()
+    return instancia.url if instancia else None
+
+
 def _metadata(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for e in entries:
         if "intRepr" in e:
             out[e["label"]] = int(e["intRepr"])
+        elif "jsonString" in e:
+            out[e["label"]] = json.loads(e["jsonString"])
         else:
-            for key in ("floatValue", "text", "boolValue"):
+            for key in ("floatValue", "text", "boolValue", "path"):
                 if key in e:
                     out[e["label"]] = e[key]
     return out
@@ -242,15 +313,15 @@ class Orquestrador:
 
     @classmethod
     def from_env(cls, url: str | None = None, env: Mapping[str, str] | None = None):
-        """URL from ``url``, else ``DAGSTER_WEBSERVER_URL``, else localhost:3000; credentials
-        from ``DAGSTER_WEBSERVER_USER``/``DAGSTER_WEBSERVER_PASSWORD``."""
+        """URL from ``url``, else ``DAGSTER_WEBSERVER_URL``, else the running ``licitacao dev``'s,
+        else localhost:3000; credentials from ``DAGSTER_WEBSERVER_USER``/``_PASSWORD``."""
         env = os.environ if env is None else env
         usuario, senha = env.get("DAGSTER_WEBSERVER_USER"), env.get("DAGSTER_WEBSERVER_PASSWORD")
         if bool(usuario) != bool(senha):
             raise OrquestracaoError(
                 "set both DAGSTER_WEBSERVER_USER and DAGSTER_WEBSERVER_PASSWORD, or neither"
             )
-        url = url or env.get("DAGSTER_WEBSERVER_URL") or DEFAULT_URL
+        url = url or env.get("DAGSTER_WEBSERVER_URL") or _dev_url() or DEFAULT_URL
         return cls(url, usuario=usuario, senha=senha)
 
     def run_url(self, run_id: str) -> str:
@@ -294,12 +365,58 @@ class Orquestrador:
         tags = {**self._tags(uasg, nome, origem), "licitacao/contrato": str(contrato_id)}
         return self._submit(JOB_CONTRATO, uasg, config, tags)
 
+    def submit_job(self, job: str, run_config: Mapping[str, Any], *, origem: str = "cli") -> str:
+        """Queue a run of an unpartitioned job (``exportar_contratos``,
+        ``importar_acompanhamento``) with its config; returns the run id."""
+        return self._call(
+            self._client.submit_job_execution,
+            job,
+            repository_location_name=LOCATION,
+            repository_name=REPOSITORY,
+            run_config=dict(run_config),
+            tags={ORIGEM_TAG: origem},
+        )
+
     def run_status(self, run_id: str) -> DagsterRunStatus:
         return self._call(self._client.get_run_status, run_id)
 
-    def cancel(self, run_id: str) -> None:
-        """Cancel a run: a queued one at once, a running one is interrupted."""
-        self._call(self._client.terminate_run, run_id)
+    def cancel(self, run_id: str, *, timeout: float = CANCEL_TIMEOUT_S) -> Cancelamento:
+        """Cancel a run in any live status and wait (up to ``timeout``) until it has ended.
+
+        A queued run is canceled at once; a starting one is waited for until its worker runs,
+        then interrupted (the webserver refuses a STARTING run); a running one is interrupted
+        and stops within seconds. Returns what was done and the run's last status.
+        """
+        deadline = time.monotonic() + timeout
+        acao = None
+        while True:
+            run = self.run(run_id)
+            if run.finished:
+                return Cancelamento(run_id, acao or "já tinha terminado", run.status)
+            if acao is None and run.status == DagsterRunStatus.CANCELING:
+                acao = "já estava sendo cancelada"
+            elif acao is None and run.status.value in CANCELABLE and self._terminate(run_id):
+                queued = run.status == DagsterRunStatus.QUEUED
+                acao = "cancelada na fila" if queued else "interrompida"
+            if time.monotonic() > deadline:
+                if acao is None:
+                    raise OrquestracaoError(
+                        f"run {run_id} não pôde ser cancelada em {timeout:.0f} s "
+                        f"(status {run.status.value})"
+                    )
+                return Cancelamento(run_id, acao, run.status)
+            time.sleep(0.3)
+
+    def _terminate(self, run_id: str) -> bool:
+        """One terminate request; False when the run's status does not allow it right now
+        (it just left the queue, or already ended): the caller looks again."""
+        data = self._query(_TERMINATE_MUTATION, {"runId": run_id})
+        result = data["terminateRun"]
+        if result["__typename"] == "TerminateRunSuccess":
+            return True
+        if result["__typename"] == "TerminateRunFailure":
+            return False
+        raise OrquestracaoError(f"{result['__typename']}: {result.get('message', '')}")
 
     def queue_stats(self) -> EstatisticasFila:
         """Counts of queued and started runs, overall and per UASG (``dagster/partition``)."""
@@ -359,6 +476,18 @@ class Orquestrador:
             cursor = page["cursor"] or cursor
             if not page["hasMore"]:
                 return out, cursor
+
+    def tempos(self, run_id: str) -> Tempos:
+        data = self._query(_TEMPOS_QUERY, {"runId": run_id})
+        run = self._ok(data["runOrError"], "Run")
+        stats = run["stats"] if run["stats"]["__typename"] == "RunStatsSnapshot" else {}
+        return Tempos(
+            run["creationTime"],
+            stats.get("enqueuedTime"),
+            stats.get("launchTime"),
+            stats.get("startTime"),
+            stats.get("endTime"),
+        )
 
     def retry_of(self, run_id: str) -> Execucao | None:
         """The automatic re-execution of a crashed run (``run_retries``), once it exists."""

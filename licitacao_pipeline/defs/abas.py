@@ -14,16 +14,18 @@ import dagster as dg
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.config import uasg_label
 from licitacao_pipeline.defs.contratos import contratos, tag_unidade
+from licitacao_pipeline.defs.parada import parada_com_resumo
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
-from licitacao_pipeline.sync.abas import Limites, sync_abas
+from licitacao_pipeline.sync.abas import AbasResult, Limites, sync_abas
 from licitacao_pipeline.warehouse import abas as sql
 from licitacao_pipeline.warehouse.contratos import count_active
 from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
 
 ABA_KEYS = {aba: dg.AssetKey(f"contratos_{aba}") for aba in ABAS}
 MAX_RUNTIME_TAG = "dagster/max_runtime"
+JOB_COMPLETA = "sincronizacao_completa"  # its every run takes every tab
 
 
 class AbasConfig(dg.Config):
@@ -38,6 +40,18 @@ class AbasConfig(dg.Config):
     max_minutos: float | None = None
     """Budget: start no contract after this many minutes. By default the run also stops
     starting contracts a little before its dagster/max_runtime, so it ends cleanly."""
+
+
+def _resumo_da_parada(engine, uasg: str, rotulo: str, result: AbasResult, window: dict) -> str:
+    """One line for a stopped tab sync: what this run stored, what is still due."""
+    feitas = ", ".join(f"{a} {t.sincronizados}/{t.devidos}" for a, t in result.totals.items())
+    abas = list(result.totals)
+    pendentes = sql.due_counts(engine, uasg, abas, inicio=sql.now(engine), **window)
+    return (
+        f"{rotulo}: parada pedida; abas gravadas nesta execução: {feitas}; ainda devidas: "
+        + ", ".join(f"{a} {n}" for a, n in pendentes.items())
+        + " (a próxima execução continua daqui)"
+    )
 
 
 def deadline(context: dg.AssetExecutionContext, max_minutos: float | None) -> float | None:
@@ -61,7 +75,6 @@ def deadline(context: dg.AssetExecutionContext, max_minutos: float | None) -> fl
             deps=[contratos],
             group_name="contratos",
             kinds={"postgres", "python"},
-            automation_condition=dg.AutomationCondition.eager(),
             description=f"The '{aba}' tab of every contract of the UASG, one row per record.",
         )
         for aba, key in ABA_KEYS.items()
@@ -92,31 +105,39 @@ def contratos_abas(
     client = comprasnet.client
     abas = [aba for aba, key in ABA_KEYS.items() if key in context.selected_asset_keys]
     limites = Limites(config.max_contratos, deadline(context, config.max_minutos))
-    window = {"validade_horas": config.validade_horas, "completa": config.completa}
-    with transient_only(context):
+    completa = config.completa or context.job_name == JOB_COMPLETA
+    window = {"validade_horas": config.validade_horas, "completa": completa}
+    result = AbasResult.para(abas)
+    rotulo = uasg
+    resumo = lambda: _resumo_da_parada(engine, uasg, rotulo, result, window)  # noqa: E731
+    with parada_com_resumo(context, resumo), transient_only(context):
         nome = nome_da_unidade(engine, uasg)
+        rotulo = uasg_label(uasg, nome)
         tag_unidade(context, nome)
         inicio = sql.now(engine)
         with engine.connect() as conn:
             ativos = count_active(conn, uasg)
         devidos = sql.due_counts(engine, uasg, abas, inicio=inicio, **window)
+        for aba, n in devidos.items():
+            result.totals[aba].devidos = n
         context.log.info(
-            f"{uasg_label(uasg, nome)}: {ativos} active contracts; due per tab: "
+            f"{rotulo}: {ativos} active contracts; due per tab: "
             + ", ".join(f"{a}={n}" for a, n in devidos.items())
         )
         with sql.DueQueue(engine, uasg, abas, inicio=inicio, **window) as fila:
-            result = sync_abas(
+            sync_abas(
                 client,
                 engine,
                 fila,
                 abas,
                 uasg=uasg,
-                rotulo=uasg_label(uasg, nome),
+                rotulo=rotulo,
                 workers=comprasnet.max_concurrency,
                 limites=limites,
                 devidos=devidos,
                 run_id=context.run.run_id,
                 logger=context.log,
+                result=result,
             )
         pendentes = sql.due_counts(engine, uasg, abas, inicio=inicio, **window)
     stats = client.stats.snapshot()
@@ -141,7 +162,7 @@ def contratos_abas(
                 "retentativas_run": stats["retries"],
                 "bytes_run": stats["bytes"],
                 "duracao_s": duration,
-                "completa": config.completa,
+                "completa": completa,
             },
         )
         yield dg.AssetCheckResult(

@@ -105,7 +105,7 @@ def sincronizar_abas_do_contrato(
 
 @dg.job(
     partitions_def=uasg_partitions,
-    tags={"dagster/priority": "10", "dagster/max_runtime": "900", "licitacao/tipo": "sob-demanda"},
+    tags={"dagster/priority": "10", "dagster/max_runtime": "900", "licitacao/tipo": "sob_demanda"},
     description="On-demand refresh of one contract's tabs. Pick the contract's UASG as partition.",
 )
 def sincronizar_contrato():

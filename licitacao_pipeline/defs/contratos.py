@@ -13,6 +13,7 @@ import dagster as dg
 
 from licitacao_pipeline.config import TIMEZONE, uasg_label
 from licitacao_pipeline.defs.metadados import markdown_table
+from licitacao_pipeline.defs.parada import parada_com_resumo
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
@@ -61,6 +62,17 @@ def tabela_alteracoes(primeiras) -> dg.MetadataValue:
     )
 
 
+def _resumo_da_parada(uasg: str, gravado: bool) -> str:
+    if gravado:
+        return (
+            f"uasg {uasg}: parada pedida depois de gravar a listagem; as abas ficam para a próxima"
+        )
+    return (
+        f"uasg {uasg}: parada pedida durante a listagem; nada foi gravado (a listagem é gravada "
+        "numa transação só; a próxima execução recomeça)"
+    )
+
+
 def tag_unidade(context, nome: str | None) -> None:
     """Show the UASG's name on the run (Runs page, run header) once it is known."""
     if nome and context.run.tags.get(UNIDADE_TAG) != nome:
@@ -89,7 +101,13 @@ def contratos(
     client = comprasnet.client
     engine = warehouse.get_engine()
     context.log.info(f"uasg {uasg}: downloading active and inactive listings")
-    with transient_only(context), contextlib.ExitStack() as stack:
+    gravado: list = []  # the listing's transaction committed (before the interrupt, if any)
+    resumo = lambda: _resumo_da_parada(uasg, bool(gravado))  # noqa: E731
+    with (
+        parada_com_resumo(context, resumo),
+        transient_only(context),
+        contextlib.ExitStack() as stack,
+    ):
         listings = client.listagens(uasg)
         for listing, kind in zip(listings, ("active", "inactive"), strict=True):
             stack.callback(listing.close)
@@ -106,6 +124,7 @@ def contratos(
             )
         except SyncAborted as exc:
             raise dg.Failure(str(exc), allow_retries=False) from exc
+        gravado.append(True)
         with engine.connect() as conn:
             bad = {n: offending_ids(conn, n, uasg) for n in CHECKS if n != "taxa_rejeicao"}
             stored = count_active(conn, uasg)

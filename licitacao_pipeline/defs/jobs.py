@@ -1,25 +1,23 @@
-"""Jobs over the UASG assets: the daytime sync and the nightly full sync, each one run per UASG
-with the listing and the tabs (the tab automation is only for a listing materialized alone)."""
+"""Jobs over the UASG assets: the daytime sync and the full sync, each one run per UASG with the
+listing and the tabs.
+
+``licitacao/tipo`` says who asked: ``sob_demanda`` (a person: UI, CLI, API), ``agendada`` (the
+daytime schedule sets it on its runs), ``completa`` (every full sync), ``automatica`` (the tabs
+that follow a listing materialized alone).
+"""
 
 import dagster as dg
 
-from licitacao_pipeline.defs.abas import ABA_KEYS
+from licitacao_pipeline.defs.abas import ABA_KEYS, JOB_COMPLETA
 
-TAGS_AGENDADA = {
-    "dagster/priority": "0",
-    "dagster/max_runtime": "3600",
-    "licitacao/tipo": "agendada",
-}
-TAGS_COMPLETA = {
-    "dagster/priority": "-10",
-    "dagster/max_runtime": "14400",
-    "licitacao/tipo": "completa",
-}
+TIPO_TAG = "licitacao/tipo"
+TAGS_SOB_DEMANDA = {"dagster/priority": "0", "dagster/max_runtime": "3600", TIPO_TAG: "sob_demanda"}
+TAGS_COMPLETA = {"dagster/priority": "-10", "dagster/max_runtime": "14400", TIPO_TAG: "completa"}
 
 sincronizar_contratos = dg.define_asset_job(
     "sincronizar_contratos",
     selection=dg.AssetSelection.assets("contratos", *ABA_KEYS.values()),
-    tags=TAGS_AGENDADA,
+    tags=TAGS_SOB_DEMANDA,
     description=(
         "Sync of one UASG in one run: the listing, then the tabs that are due (new, changed or "
         "older than 24 h), oldest first, within the run's budget."
@@ -27,9 +25,12 @@ sincronizar_contratos = dg.define_asset_job(
 )
 
 sincronizacao_completa = dg.define_asset_job(
-    "sincronizacao_completa",
+    JOB_COMPLETA,
     selection=dg.AssetSelection.assets("contratos", *ABA_KEYS.values()),
     tags=TAGS_COMPLETA,
+    # What the Launchpad shows; every run of this job takes every tab anyway (the tab asset
+    # looks at the job's name), also one launched through GraphQL with an empty config, which
+    # gets no job config defaults.
     config={"ops": {"contratos_abas": {"config": {"completa": True}}}},
     description="Full sync of one UASG: listing and every tab of every contract.",
 )

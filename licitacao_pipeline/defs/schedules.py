@@ -17,13 +17,14 @@ import dagster as dg
 from licitacao_pipeline.config import (
     TIMEZONE,
     Uasg,
+    load_full_sync_at,
     load_full_sync_per_night,
     load_slot_minutes,
     load_window,
     schedule_times,
     uasg_label,
 )
-from licitacao_pipeline.defs.jobs import sincronizacao_completa, sincronizar_contratos
+from licitacao_pipeline.defs.jobs import TIPO_TAG, sincronizacao_completa, sincronizar_contratos
 from licitacao_pipeline.defs.limpeza import limpeza
 from licitacao_pipeline.defs.partitions import UASGS
 
@@ -192,7 +193,7 @@ def daytime_schedule(
                 dg.RunRequest(
                     partition_key=codigo,
                     run_key=f"contratos-{codigo}-{when:%Y%m%d%H%M}",
-                    tags=_tags(uasg),
+                    tags={**_tags(uasg), TIPO_TAG: "agendada"},
                 )
             )
         return _skip_or(requests, f"{when:%H:%M} slot", skipped)
@@ -218,19 +219,22 @@ def full_sync_rotation(
     return night, nights, tuple(ordered[night::nights])
 
 
-def full_sync_schedule(uasgs: Sequence[Uasg], per_night: int) -> dg.ScheduleDefinition:
-    """``sincronizacao_completa_diaria``: 03:00, job ``sincronizacao_completa``, rotating."""
+def full_sync_schedule(
+    uasgs: Sequence[Uasg], per_night: int, at: time = time(3, 0)
+) -> dg.ScheduleDefinition:
+    """``sincronizacao_completa_diaria``: at ``at`` (03:00), job ``sincronizacao_completa``,
+    rotating."""
     nights = max(1, math.ceil(len(uasgs) / per_night))
     every = "night" if nights == 1 else f"{nights} nights"
 
     @dg.schedule(
         name="sincronizacao_completa_diaria",
-        cron_schedule="0 3 * * *",
+        cron_schedule=f"{at.minute} {at.hour} * * *",
         execution_timezone=TIMEZONE,
         job=sincronizacao_completa,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=(
-            f"03:00 full sync (all tabs, low priority) of at most {per_night} UASGs a night, "
+            f"{at:%H:%M} full sync (all tabs, low priority) of at most {per_night} UASGs a night, "
             f"rotating: each of the {len(uasgs)} UASGs every {every}. A UASG whose previous "
             "full sync is still queued or running is skipped (see tick logs)."
         ),
@@ -285,6 +289,6 @@ def build_schedules(
             window or load_window(),
             slot_minutes or load_slot_minutes(),
         ),
-        full_sync_schedule(uasgs, per_night or load_full_sync_per_night()),
+        full_sync_schedule(uasgs, per_night or load_full_sync_per_night(), load_full_sync_at()),
         limpeza_diaria,
     ]

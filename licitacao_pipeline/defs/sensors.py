@@ -1,30 +1,86 @@
-"""Sensors: tabs follow ``contratos`` (declarative automation), failure alerts, alert retries."""
+"""Sensors: tabs follow a listing materialized alone, failure alerts, alert retries."""
 
 import os
 
 import dagster as dg
 import sqlalchemy as sa
 
+from licitacao_pipeline.comprasnet.abas import ABAS
+from licitacao_pipeline.defs.abas import ABA_KEYS
+from licitacao_pipeline.defs.jobs import TIPO_TAG, sincronizar_contratos
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.maintenance import alertas
+from licitacao_pipeline.warehouse.abas import due_counts, now
 
 # Dagster stops a sensor evaluation after 60 s; delivery keeps well inside it, so a dead
 # webhook never costs a recorded failure.
 FAILURE_DELIVERY_BUDGET_S = 10.0
 PENDING_DELIVERY_BUDGET_S = 30.0
 
-abas_seguem_contratos = dg.AutomationConditionSensorDefinition(
-    "abas_seguem_contratos",
-    target=dg.AssetSelection.groups("contratos"),
+CONTRATOS = dg.AssetKey("contratos")
+TABS_SENSOR_INTERVAL_S = 5  # the tabs start within seconds of the listing's success
+_ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def listing_alone(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """The run materialized ``contratos`` and none of its tabs (a manual subset)."""
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=50
+    ).records
+    keys = {r.event_log_entry.dagster_event.asset_key for r in records}
+    return CONTRATOS in keys and not keys & set(ABA_KEYS.values())
+
+
+def _tabs_queued(instance: dg.DagsterInstance, uasg: str) -> dg.DagsterRun | None:
+    """A queued or running run of the UASG that does its tabs."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=_ACTIVE, tags={"dagster/partition": uasg})
+    )
+    tabs = set(ABA_KEYS.values())
+    for record in records:
+        run = record.dagster_run
+        if run.asset_selection is None or run.asset_selection & tabs:
+            return run
+    return None
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="abas_seguem_contratos",
+    minimum_interval_seconds=TABS_SENSOR_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-    run_tags={"dagster/priority": "0", "dagster/max_runtime": "3600", "licitacao/tipo": "abas"},
-    emit_backfills=False,
+    request_job=sincronizar_contratos,
     description=(
-        "When a UASG's contratos partition is materialized alone (a manual subset), sync its "
-        "tabs next; a run that already did the tabs (every UASG sync does) is left alone."
+        "When a UASG's contratos partition was materialized alone (a manual subset) and the run "
+        "succeeded, sync its due tabs next. A canceled or failed run starts nothing, a run that "
+        "did the tabs is left alone, and nothing is launched when no tab is due."
     ),
 )
+def abas_seguem_contratos(context: dg.RunStatusSensorContext, warehouse: WarehouseResource):
+    run = context.dagster_run
+    uasg = run.tags.get("dagster/partition")
+    if not uasg or not listing_alone(context.instance, run.run_id):
+        return dg.SkipReason(f"run {run.run_id}: not a listing materialized alone")
+    if busy := _tabs_queued(context.instance, uasg):
+        return dg.SkipReason(f"uasg {uasg}: run {busy.run_id} already does its tabs")
+    engine = warehouse.get_engine()
+    devidos = due_counts(
+        engine, uasg, ABAS, inicio=now(engine), validade_horas=24.0, completa=False
+    )
+    if not any(devidos.values()):
+        return dg.SkipReason(f"uasg {uasg}: no tab is due after run {run.run_id}")
+    context.log.info(f"uasg {uasg}: tabs due after run {run.run_id}: {devidos}")
+    return dg.RunRequest(
+        run_key=f"abas-{run.run_id}",
+        partition_key=uasg,
+        asset_selection=list(ABA_KEYS.values()),
+        tags={TIPO_TAG: "automatica", "licitacao/apos": run.run_id},
+    )
 
 
 def _error_chain(error) -> list[str]:

@@ -99,6 +99,10 @@ class AbasResult:
     contratos: int = 0  # contracts started
     parada: str | None = None  # why the run stopped before the queue ended
 
+    @classmethod
+    def para(cls, abas: Sequence[str], devidos: dict[str, int] | None = None) -> AbasResult:
+        return cls({a: AbaTotals(devidos=(devidos or {}).get(a, 0)) for a in abas})
+
     @property
     def falhas(self) -> int:
         return sum(t.falhas for t in self.totals.values())
@@ -239,15 +243,17 @@ def sync_abas(
     run_id: str | None = None,
     logger: logging.Logger | Any = log,
     progress_seconds: float = 10.0,
+    result: AbasResult | None = None,
 ) -> AbasResult:
     """Fetch and store ``abas`` of each ``(contrato_id, due abas)`` from ``work``, in order.
-    ``rotulo`` names the UASG in progress logs.
+    ``rotulo`` names the UASG in progress logs; ``result``, when given, is filled as the run
+    goes (the caller still has it after an interrupt).
 
     Returns the totals per tab; raises only on an interrupt (after writing what arrived) or a
     warehouse that stays unreachable.
     """
     limites = limites or Limites()
-    result = AbasResult({a: AbaTotals(devidos=(devidos or {}).get(a, 0)) for a in abas})
+    result = result or AbasResult.para(abas, devidos)
     writer = _Writer(engine, uasg, run_id, result.totals, logger)
     progress = _Progress(logger, rotulo or uasg, sum((devidos or {}).values()), progress_seconds)
     pool = _Pool(client, workers)

