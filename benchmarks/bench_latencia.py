@@ -10,7 +10,10 @@ warehouse), then measures, a few times each:
 and prints the breakdown from the run's own events: queued, dequeued (run queue), process
 started (run worker start + code load), step started, steps, run ended.
 
-    python benchmarks/bench_latencia.py [--repeat 3]
+`--load N` keeps N CPU-bound processes busy meanwhile (a loaded machine: on 2 cores, 2 of them
+is the machine of a session running its tests while it works).
+
+    python benchmarks/bench_latencia.py [--repeat 3] [--load 2]
 """
 
 import argparse
@@ -174,11 +177,20 @@ def report(name: str, samples: list[tuple[float, dict]], target: float) -> None:
             print(f"    {label:<18} at {statistics.median(values):6.2f} s")
 
 
+def busy(n: int) -> list[subprocess.Popen]:
+    """``n`` processes spinning on the CPU (a loaded machine)."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--load", type=int, default=0, help="CPU-bound processes meanwhile")
     args = parser.parse_args()
     dev = Dev()
+    hogs = busy(args.load)
+    if args.load:
+        print(f"under load: {args.load} CPU-bound processes on {os.cpu_count()} cores")
     try:
         orq = Orquestrador(dev.url)
         first = measure_uasg(dev, orq)  # the first sync: embedded warehouse, migrations
@@ -189,6 +201,9 @@ def main() -> None:
         graphql = [measure_contrato_graphql(dev, orq, cid) for _ in range(args.repeat)]
         cli = [measure_contrato_cli(dev, cid) for _ in range(args.repeat)]
     finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
         dev.close()
     report("A. UASG sync with tabs, UI-style launch -> committed", uasg, 10)
     report("B. one contract's tab, GraphQL launch -> committed", graphql, 4)
