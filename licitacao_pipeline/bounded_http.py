@@ -161,6 +161,15 @@ class _Attempt:
             self.timeout = min(self.timeout, budget)
         super().request(*args, **kw)
 
+    def connect(self) -> None:
+        """A proxy's CONNECT answer is read under the connect timeout, not a deadline that
+        may be left from an earlier attempt."""
+        saved, _local.at = getattr(_local, "at", None), None
+        try:
+            super().connect()
+        finally:
+            _local.at = saved
+
 
 class _Connection(_Attempt, HTTPConnection):
     pass

@@ -21,6 +21,7 @@ import codecs
 import json
 import math
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -56,16 +57,20 @@ class Unreadable:
 
 @dataclass
 class Notes:
-    """Fields whose lone surrogates were replaced by U+FFFD: a count and samples per kind."""
+    """Fields whose lone surrogates were replaced by U+FFFD: a count and samples per kind
+    (shared by the threads of a client)."""
 
     counts: dict[str, int] = field(default_factory=dict)
     samples: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, kind: str, record_id: Any, path: str) -> None:
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-        shown = self.samples.setdefault(kind, [])
-        if len(shown) < 10:
-            shown.append({"record_id": str(record_id), "campo": _SURROGATE.sub("\ufffd", path)})
+        with self._lock:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            shown = self.samples.setdefault(kind, [])
+            if len(shown) < 10:
+                campo = _SURROGATE.sub("\ufffd", path)
+                shown.append({"record_id": str(record_id), "campo": campo})
 
 
 class _Bad:
