@@ -20,6 +20,7 @@ from .helpers import (
     step_retries,
 )
 from .hostil import ServidorHostil, corpo
+from .test_correcoes import tab_meta
 
 UASG = "787010"
 TOLERANT = {"contratos": {"config": {"vigencia_janela_dias": None, "max_taxa_rejeicao": 0.5}}}
@@ -28,15 +29,6 @@ TOLERANT = {"contratos": {"config": {"vigencia_janela_dias": None, "max_taxa_rej
 def _rejects(engine, source="contratos") -> dict[int, dict]:
     found = rows(engine, "rejected_records", "source = :s", s=source)
     return {int(r["record_id"]): r for r in found}
-
-
-def _tab_meta(result, aba):
-    [mat] = [
-        m.materialization
-        for m in result.get_asset_materialization_events()
-        if m.asset_key.path == [f"contratos_{aba}"]
-    ]
-    return {k: v.value for k, v in mat.metadata.items()}
 
 
 def test_values_the_columns_cannot_hold_reject_only_their_record(sim, resources, engine):
@@ -84,7 +76,7 @@ def test_tab_values_the_columns_cannot_hold_reject_only_their_record(sim, resour
                              raise_on_error=False)  # fmt: skip
         assert result.success, failure_message(result)
         for aba in changes:
-            meta = _tab_meta(result, aba)
+            meta = tab_meta(result, aba)
             assert meta["linhas_rejeitadas"] == 1 and meta["contratos_com_falha"] == 0, aba
     for aba, (field, _) in changes.items():
         [reject] = _rejects(engine, f"contratos_{aba}").values()
@@ -126,7 +118,7 @@ def test_a_lone_surrogate_is_stored_as_u_fffd_and_counted(sim, resources, engine
     [hist] = [r for r in rows(engine, "contratos_historico", "contrato_id = :c", c=cid)
               if r["observacao"] and "\ufffd" in r["observacao"]]  # fmt: skip
     assert hist["observacao"] == "nota \ufffd"
-    assert _tab_meta(result, "historico")["textos_substituidos"] == 1
+    assert tab_meta(result, "historico")["textos_substituidos"] == 1
 
 
 def test_a_2_mib_uasg_name_is_stored_but_capped_in_tags_logs_and_metadata(sim, resources, engine):
