@@ -219,16 +219,22 @@ def medir(code: str, limite_mb: int = 768, timeout: float = 120.0) -> dict:
     """Run ``code`` (a function body that returns a JSON-able dict) in a child Python under
     ``RLIMIT_AS`` = ``limite_mb``; returns its result plus ``pico_rss_mb`` (the child's peak
     RSS) and ``segundos``. An exception in the child is returned as ``erro`` (type) and
-    ``mensagem``: a ``MemoryError`` means the code needed more than the limit."""
+    ``mensagem``: a ``MemoryError`` means the code needed more than the limit. The peak is the
+    child's own (``VmHWM``), whatever the size of the process that starts it."""
     script = (
         "import json, resource, sys, time\n"
+        # VmHWM, not ru_maxrss: after fork + exec, ru_maxrss starts at the parent's peak
+        "def _hwm():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM:'):\n"
+        "            return int(line.split()[1]) / 1024\n"
         "def _main():\n" + textwrap.indent(textwrap.dedent(code), "    ") + "\n"
         "_t = time.monotonic()\n"
         "try:\n    _out = _main() or {}\n"
         "except BaseException as _e:\n"
         "    _out = {'erro': type(_e).__name__, 'mensagem': str(_e)[:2000]}\n"
         "_out['segundos'] = round(time.monotonic() - _t, 3)\n"
-        "_out['pico_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "_out['pico_rss_mb'] = _hwm()\n"
         "print('@@' + json.dumps(_out, default=str))\n"
     )
 
