@@ -217,7 +217,9 @@ def check_comprasnet(base_url: str, path: str, timeout_s: float) -> Health:
         if exc.corpo_truncado:  # not the API's {"message": ""}
             ok, detalhe = False, f"{base_url}{path} answered 404 with a body over 64 KiB"
     except ComprasNetError as exc:
-        ok, detalhe = False, f"ComprasNet is unreachable or failing: {exc}"
+        # The deadline here is the check's own: say which setting changes it.
+        said = str(exc).replace("request_deadline_s do recurso comprasnet", "tempo_limite_s")
+        ok, detalhe = False, f"ComprasNet is unreachable or failing: {said}"
     finally:
         client.close()
     return Health(ok, round(time.monotonic() - started, 3), detalhe)
