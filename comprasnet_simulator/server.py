@@ -59,8 +59,14 @@ def classify(path: str) -> str:
     return "other"
 
 
+def _utf8(text: str) -> bytes:
+    """UTF-8, with a lone surrogate (which UTF-8 cannot encode) written as its JSON escape
+    ``\\udXXX``, as PHP's ``json_encode`` sends it (it is always inside a JSON string)."""
+    return text.encode("utf-8", "backslashreplace")
+
+
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _utf8(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
 
 
 @dataclass
@@ -511,8 +517,8 @@ class ComprasNetSimulator:
                 self._append(parts, records[cid], base, dumps)
         return {
             "base": base,
-            (False, False): ("[" + ",".join(parts[False]) + "]").encode("utf-8"),
-            (True, False): ("[" + ",".join(parts[True]) + "]").encode("utf-8"),
+            (False, False): _utf8("[" + ",".join(parts[False]) + "]"),
+            (True, False): _utf8("[" + ",".join(parts[True]) + "]"),
         }
 
     @staticmethod

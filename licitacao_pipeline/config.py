@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from licitacao_pipeline.textos import curto
+
 TIMEZONE = "America/Sao_Paulo"
 DEFAULT_DATA_DIR = ".data"
 DEFAULT_UASGS = "787010@09:00,787000@11:00,770001@14:00,787400@16:00,787700@18:00"
@@ -318,8 +320,9 @@ def schedule_times(
 
 
 def uasg_label(codigo: str, nome: str | None = None) -> str:
-    """How a UASG is shown to people: ``787010 (CENTRO DE INTENDÊNCIA ...)``."""
-    return f"{codigo} ({nome})" if nome else codigo
+    """How a UASG is shown to people: ``787010 (CENTRO DE INTENDÊNCIA ...)`` (the name capped:
+    it may come from the API, of any length)."""
+    return f"{codigo} ({curto(nome)})" if nome else codigo
 
 
 def data_dir() -> Path:

@@ -21,6 +21,7 @@ from .processos import carrying, describe, stop
         "bench_latencia.py",
         "bench_exportacao.py",
         "bench_alteracoes.py",
+        "bench_hostil.py",
     ],
 )
 def test_benchmark_script_imports_and_parses_its_arguments(repo_root, script):
@@ -42,6 +43,7 @@ TINY = {
     "bench_escala.py": ["--uasgs", "40", "--with-hour", "5", "--active-runs", "6"],
     "bench_exportacao.py": ["--small", "200", "--large", "400"],
     "bench_alteracoes.py": ["--contracts", "40", "--rounds", "1"],
+    "bench_hostil.py": ["--bomb-mib", "16", "--depth", "1000"],
 }
 
 

@@ -204,7 +204,10 @@ def test_vigencia_window():
         (lambda: text([1], "objeto"), "objeto: expected text, got list"),
         (lambda: parse_contrato([1], "787010"), "record: expected an object, got list"),
         (lambda: parse_contrato({}, "787010"), "id: missing"),
-        (lambda: parse_contrato({"id": "x"}, "787010"), "id: invalid integer 'x'"),
+        (
+            lambda: parse_contrato({"id": "x"}, "787010"),
+            "id: 'x' não é um id (um inteiro JSON de 1 a 9223372036854775807)",
+        ),
     ],
 )
 def test_errors_name_the_field_and_the_value(call, message):
@@ -382,3 +385,65 @@ def test_uasg_name_and_id_of_a_record_best_effort():
     assert unidade_of(_at(FULL, ("contratante", "orgao"), "x")) is None
     assert record_id({"id": 5}) == 5 and record_id({"id": "6"}) == 6
     assert record_id({"id": "x"}) is None and record_id([5]) is None and record_id({}) is None
+
+
+# -- issue 20: values are checked against the columns that will hold them ---------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: parse_contrato({**RECORD, "num_parcelas": 2**31}, "787010"), "num_parcelas"),
+        (
+            lambda: parse_contrato({**RECORD, "num_parcelas": -(2**31) - 1}, "787010"),
+            "num_parcelas",
+        ),
+        (lambda: integer(2**63, "novo_num_parcelas"), "novo_num_parcelas"),
+        (lambda: integer("9" * 31, "n"), "n"),
+        (lambda: money("12.345.678.901.234.567,00", "valor_global"), "valor_global"),
+        (lambda: money(10**16, "pago"), "pago"),
+        (lambda: decimal("1" * 131073, "quantidade"), "quantidade"),
+        (lambda: decimal("1." + "0" * 16384, "quantidade"), "quantidade"),
+        (lambda: text("a\x00b", "objeto"), "objeto"),
+        (lambda: timestamp(20260101, "criado_em"), "criado_em"),
+    ],
+)
+def test_values_outside_their_columns_are_record_errors_naming_the_field(call, field):
+    with pytest.raises(RecordError, match=f"^{field}: "):
+        call()
+
+
+def test_the_largest_values_the_columns_hold_are_accepted():
+    assert parse_contrato({**RECORD, "num_parcelas": 2**31 - 1}, "787010")["num_parcelas"] == (
+        2**31 - 1
+    )
+    assert integer(2**63 - 1, "n") == 2**63 - 1 and integer(-(2**63), "n") == -(2**63)
+    assert money("9.999.999.999.999.999,99") == Decimal("9999999999999999.99")
+    assert money(-(10**16) + 1) == Decimal(-(10**16) + 1)
+    assert decimal("1" * 131072, "q") == Decimal("1" * 131072)
+
+
+@pytest.mark.parametrize("bad", ["78701090000004", -5, 0, 2**63, 1.0, True, None, ""])
+def test_ids_are_positive_json_integers_that_fit_a_bigint(bad):
+    with pytest.raises(RecordError, match="^id: "):
+        parse_contrato({**RECORD, "id": bad}, "787010")
+
+
+def test_the_bookkeeping_id_is_best_effort_but_never_beyond_a_bigint():
+    assert record_id({"id": "78701090000004"}) == 78701090000004
+    assert record_id({"id": -5}) == -5
+    assert record_id({"id": 10**20}) is None and record_id({"id": "x"}) is None
+
+
+def test_reject_reasons_show_at_most_80_characters_of_the_value():
+    with pytest.raises(RecordError) as err:
+        money("x" * 2_000_000, "valor_global")
+    assert len(str(err.value)) < 200 and "2.000.002 caracteres" in str(err.value)
+
+
+def test_a_name_with_a_nul_is_no_unidade():
+    record = {
+        **RECORD,
+        "contratante": {"orgao": {"unidade_gestora": {"codigo": "1", "nome": "a\x00"}}},
+    }
+    assert unidade_of(record) is None

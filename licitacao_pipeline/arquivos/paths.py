@@ -7,8 +7,11 @@ import re
 from pathlib import Path
 
 # A plain file name: no separator, no leading dot, no "..", nothing a shell or a spreadsheet
-# link would interpret.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$")
+# link would interpret (matched whole: "$" would let a trailing newline through).
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,119}")
+# Names Windows reserves for devices, with any extension and in any case (the export directory
+# may be a share that Windows users open): such a file cannot be opened there.
+_RESERVED = re.compile(r"(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?", re.IGNORECASE)
 
 
 class UnsafePathError(ValueError):
@@ -28,10 +31,16 @@ def inside(root: Path, candidate: str | Path) -> Path:
 
 def plain_name(name: str) -> str:
     """``name`` if it is a plain file name (letters, digits, ``_.-``; 120 characters at most;
-    not starting with a dot; no ``..``); otherwise ``UnsafePathError``."""
-    if not _NAME.match(name) or ".." in name:
+    not starting or ending with a dot; no ``..``; not a name Windows reserves, such as ``CON``
+    or ``nul.csv``); otherwise ``UnsafePathError``."""
+    if not _NAME.fullmatch(name) or ".." in name or name.endswith("."):
         raise UnsafePathError(
             f"{name!r} is not a plain file name (letters, digits, '_', '.', '-'; at most 120 "
-            "characters; no directory, no leading dot, no '..')"
+            "characters; no directory, no leading or trailing dot, no '..')"
+        )
+    if _RESERVED.fullmatch(name):
+        raise UnsafePathError(
+            f"{name!r} is a name Windows reserves for a device (CON, PRN, AUX, NUL, COM1-9, "
+            "LPT1-9, with any extension): choose another"
         )
     return name

@@ -10,11 +10,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from licitacao_pipeline.comprasnet.json_stream import Unreadable
 from licitacao_pipeline.comprasnet.parsing import (
     RecordError,
     content_hash,
     day,
     decimal,
+    identifier,
     integer,
     money,
     text,
@@ -47,14 +49,13 @@ class AbaSpec:
 
     def parse(self, record: Any, contrato_id: int) -> dict[str, Any]:
         """A tab record -> row. ``contrato_id`` comes from the URL called (empenhos lack it)."""
+        if isinstance(record, Unreadable):
+            raise RecordError(record.reason)
         if not isinstance(record, Mapping):
             raise RecordError(f"record: expected an object, got {type(record).__name__}")
-        row: dict[str, Any] = {
-            "id": integer(record.get("id"), "id", required=True),
-            "contrato_id": contrato_id,
-        }
+        row: dict[str, Any] = {"id": identifier(record.get("id"), "id"), "contrato_id": contrato_id}
         own = record.get("contrato_id")
-        if own is not None and integer(own, "contrato_id") != contrato_id:
+        if own is not None and identifier(own, "contrato_id") != contrato_id:
             raise RecordError(f"contrato_id: record says {own!r}, URL says {contrato_id}")
         for column, (convert, path) in self.columns.items():
             value: Any = record

@@ -1,132 +1,47 @@
-"""ComprasNet Contratos API client: pooled, gzip, retried, counted, optionally throttled.
+"""ComprasNet Contratos API client: pooled, gzip, retried, counted, optionally throttled, and
+bounded whatever the server sends.
 
 Every wait (urllib3 retry backoff, ``Retry-After``, bad-body retries, the rate limiter) is
 interruptible: after :meth:`ComprasNetClient.stop` no new request is sent and waiting threads
-raise :class:`ComprasNetCancelled` at once.
+raise :class:`ComprasNetCancelled` at once. Every attempt has a whole-request deadline and every
+body a size limit, unpacked, counted while reading (``bounded_http``); error bodies are read
+only up to 64 KiB; redirects are followed only within the configured origin (or to
+``allowed_redirect_origins``); records are read one at a time (``json_stream``), and one that
+the warehouse cannot hold comes out as ``Unreadable``, to be rejected alone.
 """
 
 from __future__ import annotations
 
-import json
+import io
 import logging
 import random
 import tempfile
 import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import IO, Any
+from urllib.parse import urljoin
 
-import ijson
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
+from licitacao_pipeline import bounded_http
+from licitacao_pipeline.bounded_http import BoundedAdapter, origin
+from licitacao_pipeline.comprasnet import corpos, json_stream
+from licitacao_pipeline.comprasnet.corpos import Limite, Listing
 from licitacao_pipeline.comprasnet.errors import (
     ComprasNetBadResponse,
     ComprasNetCancelled,
-    ComprasNetError,
     ComprasNetHTTPError,
     ComprasNetNotFound,
+    ComprasNetRedirectRefused,
     ComprasNetUnavailable,
 )
+from licitacao_pipeline.comprasnet.sessao import CountingRetry, RateLimiter, RequestStats, wait
 
 log = logging.getLogger(__name__)
 
 REAL_BASE_URL = "https://contratos.comprasnet.gov.br"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
-MAX_RETRY_AFTER = 120.0  # seconds: a longer Retry-After is capped (and still interruptible)
-
-
-@dataclass
-class RequestStats:
-    """Counters for one client (one run step): requests sent (retries included), bytes, retries."""
-
-    requests: int = 0
-    bytes: int = 0
-    retries: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, *, requests: int = 0, bytes: int = 0, retries: int = 0) -> None:
-        with self._lock:
-            self.requests += requests
-            self.bytes += bytes
-            self.retries += retries
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return {"requests": self.requests, "bytes": self.bytes, "retries": self.retries}
-
-
-class _CountingRetry(Retry):
-    """urllib3 Retry that reports each retry to a RequestStats and sleeps interruptibly."""
-
-    stats: RequestStats | None = None
-    stop_event: threading.Event | None = None
-
-    def new(self, **kw: Any) -> _CountingRetry:
-        retry = super().new(**kw)
-        retry.stats, retry.stop_event = self.stats, self.stop_event
-        return retry
-
-    def sleep(self, response: Any = None) -> None:
-        delay = None
-        if self.respect_retry_after_header and response is not None:
-            delay = self.get_retry_after(response)
-        delay = min(MAX_RETRY_AFTER, delay) if delay is not None else self.get_backoff_time()
-        _wait(self.stop_event, delay)
-
-    def increment(self, *args: Any, **kw: Any) -> Retry:
-        retry = super().increment(*args, **kw)  # raises when retries are exhausted
-        if self.stats is not None:
-            self.stats.add(requests=1, retries=1)
-        return retry
-
-
-def _wait(stop_event: threading.Event | None, seconds: float) -> None:
-    """Sleep ``seconds`` unless the client is stopped first (then raise)."""
-    if stop_event is None:
-        time.sleep(max(0.0, seconds))
-    elif stop_event.wait(max(0.0, seconds)) or stop_event.is_set():
-        raise ComprasNetCancelled("the client was stopped")
-
-
-class _RateLimiter:
-    """Spaces request starts at least 1/rps apart across threads (None: no cap)."""
-
-    def __init__(self, rps: float | None, stop_event: threading.Event):
-        self.interval = 1.0 / rps if rps else 0.0
-        self.stop_event = stop_event
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        if start > now:
-            _wait(self.stop_event, start - now)
-
-
-class Listing:
-    """A downloaded, validated listing body spooled to disk; iterate it to stream records."""
-
-    def __init__(self, body: IO[bytes], count: int, url: str):
-        self._body, self.count, self.url = body, count, url
-
-    def __iter__(self) -> Iterator[Any]:
-        self._body.seek(0)
-        return ijson.items(self._body, "item", use_float=True)
-
-    def close(self) -> None:
-        self._body.close()
-
-
-def _snippet(data: bytes) -> str:
-    return data[:200].decode("utf-8", "replace").strip()
+MAX_REDIRECTS = 5
+MiB = 1 << 20
 
 
 class ComprasNetClient:
@@ -145,16 +60,35 @@ class ComprasNetClient:
         body_retries: int = 3,
         pool_size: int = 16,
         max_rps: float | None = None,
+        listing_max_bytes: int = 512 * MiB,
+        tab_max_bytes: int = 8 * MiB,
+        contrato_max_bytes: int = 1 * MiB,
+        listing_deadline_s: float = 600.0,
+        request_deadline_s: float = 120.0,
+        max_json_depth: int = json_stream.MAX_DEPTH,
+        allowed_redirect_origins: tuple[str, ...] | list[str] = (),
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.listing_timeout = (connect_timeout, listing_read_timeout)
+        self.limites = {
+            "listing": Limite(
+                listing_max_bytes, "listing_max_bytes", listing_deadline_s, "listing_deadline_s"
+            ),
+            "aba": Limite(tab_max_bytes, "tab_max_bytes", request_deadline_s, "request_deadline_s"),
+            "contrato": Limite(
+                contrato_max_bytes, "contrato_max_bytes", request_deadline_s, "request_deadline_s"
+            ),
+        }
+        self.max_json_depth = max_json_depth
+        self.origins = {origin(self.base_url)} | {origin(o) for o in allowed_redirect_origins}
+        self.textos = json_stream.Notes()  # fields whose lone surrogates became U+FFFD
         self.body_retries = body_retries
         self.backoff_factor, self.backoff_max = backoff_factor, backoff_max
         self.stats = RequestStats()
         self.stop_event = threading.Event()
-        self._limiter = _RateLimiter(max_rps, self.stop_event)
-        retry = _CountingRetry(
+        self._limiter = RateLimiter(max_rps, self.stop_event)
+        retry = CountingRetry(
             total=max_retries,
             connect=max_retries,
             read=max_retries,
@@ -169,7 +103,7 @@ class ComprasNetClient:
             raise_on_status=False,
         )
         retry.stats, retry.stop_event = self.stats, self.stop_event
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=retry)
+        adapter = BoundedAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=retry)
         self.session = requests.Session()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -212,13 +146,13 @@ class ComprasNetClient:
             raise box["error"]
         return active, box["listing"]
 
-    def contrato(self, contrato_id: int) -> dict[str, Any]:
+    def contrato(self, contrato_id: int) -> dict[str, Any] | json_stream.Unreadable:
         """The single contract; some servers wrap it in a one-element list."""
         path = f"/api/contrato/id/{contrato_id}"
-        data = self.get_json(path)
+        data = self.get_json(path, "contrato")
         if isinstance(data, list) and len(data) == 1:
             data = data[0]
-        if not isinstance(data, dict):
+        if not isinstance(data, (dict, json_stream.Unreadable)):
             raise ComprasNetBadResponse(
                 "expected one contract object", url=self.base_url + path, snippet=str(data)[:200]
             )
@@ -227,15 +161,22 @@ class ComprasNetClient:
     def aba(self, contrato_id: int, aba: str) -> list[Any]:
         """One tab of a contract (``historico``, ``empenhos``, ...); an empty tab is ``[]``."""
         path = f"/api/contrato/{contrato_id}/{aba}"
-        data = self.get_json(path)
+        data = self.get_json(path, "aba", aba)
         if not isinstance(data, list):
             raise ComprasNetBadResponse(
                 "expected a JSON array", url=self.base_url + path, snippet=str(data)[:200]
             )
         return data
 
-    def get_json(self, path: str) -> Any:
-        return self._with_body_retries(path, self._get_json)
+    def get_json(self, path: str, kind: str = "aba", notes_as: str | None = None) -> Any:
+        """The JSON at ``path`` under the limits of ``kind`` (``aba``, ``contrato``); lone
+        surrogates replaced are noted under ``notes_as`` (the tab, or ``contratos``)."""
+        return self._with_body_retries(
+            path, lambda p: self._get_json(p, kind, notes_as or "contratos")
+        )
+
+    def reader(self, kind: str = "contratos") -> json_stream.Reader:
+        return json_stream.Reader(self.max_json_depth, notes=self.textos, kind=kind)
 
     def stop(self) -> None:
         """Send no more requests; threads waiting to retry raise ComprasNetCancelled. For good:
@@ -257,96 +198,109 @@ class ComprasNetClient:
             try:
                 return fn(path)
             except ComprasNetBadResponse as exc:
-                if attempt >= self.body_retries:
+                if attempt >= self.body_retries or not exc.transient:
                     raise
                 attempt += 1
                 delay = min(self.backoff_max, self.backoff_factor * 2 ** (attempt - 1))
                 delay += random.uniform(0, self.backoff_factor)
                 log.warning("retrying %s in %.1fs after bad body: %s", path, delay, exc)
                 self.stats.add(retries=1)
-                _wait(self.stop_event, delay)
+                wait(self.stop_event, delay)
 
-    def _send(self, path: str, timeout: tuple[float, float]) -> requests.Response:
-        url = self.base_url + path
-        if self.stopped:
-            raise ComprasNetCancelled(f"not sent, the client was stopped: {url}")
-        self._limiter.wait()
-        self.stats.add(requests=1)
-        try:
-            resp = self.session.get(url, timeout=timeout, stream=True)
-        except requests.RequestException as exc:
-            raise ComprasNetUnavailable(
-                f"request failed after retries: {type(exc).__name__}: {exc}", url=url
-            ) from exc
-        if resp.status_code >= 400:
-            body = resp.content
-            self.stats.add(bytes=len(body))
-            cls = ComprasNetNotFound if resp.status_code == 404 else ComprasNetHTTPError
-            raise cls("HTTP error", url=url, status=resp.status_code, snippet=_snippet(body))
-        return resp
+    def _send(self, path: str, kind: str) -> requests.Response:
+        """GET ``path``: a 2xx response with its body still to read (within the deadline).
+        Redirects are followed only within the allowed origins; errors read 64 KiB at most."""
+        url, limite = self.base_url + path, self.limites[kind]
+        timeout = self.listing_timeout if kind == "listing" else self.timeout
+        for _ in range(MAX_REDIRECTS + 1):
+            if self.stopped:
+                raise ComprasNetCancelled(f"not sent, the client was stopped: {url}")
+            self._limiter.wait()
+            self.stats.add(requests=1)
+            try:
+                with bounded_http.deadline(limite.deadline_s):
+                    resp = self.session.get(
+                        url, timeout=timeout, stream=True, allow_redirects=False
+                    )
+            except requests.RequestException as exc:
+                raise ComprasNetUnavailable(self._failure(exc, limite), url=url) from exc
+            location = resp.headers.get("Location")
+            if 300 <= resp.status_code < 400 and location:
+                resp.close()
+                url = self._redirect(url, urljoin(url, location), resp.status_code)
+                continue
+            if resp.status_code >= 400:
+                body, more = bounded_http.read_error_body(resp)
+                self.stats.add(bytes=len(body))
+                cls = ComprasNetNotFound if resp.status_code == 404 else ComprasNetHTTPError
+                error = cls(
+                    "HTTP error", url=url, status=resp.status_code, snippet=corpos.snippet(body)
+                )
+                error.corpo_truncado = more
+                raise error
+            if resp.status_code >= 300:
+                resp.close()
+                raise ComprasNetHTTPError("HTTP error", url=url, status=resp.status_code)
+            return resp
+        raise ComprasNetHTTPError(f"mais de {MAX_REDIRECTS} redirecionamentos", url=url)
 
-    def _check_json_start(self, resp: requests.Response, first: bytes) -> None:
-        stripped = first.lstrip()
-        if stripped[:1] not in (b"[", b"{"):
-            raise ComprasNetBadResponse(
-                f"body is not JSON (Content-Type {resp.headers.get('Content-Type')!r})",
-                url=resp.url,
-                status=resp.status_code,
-                snippet=_snippet(stripped),
+    def _redirect(self, url: str, target: str, status: int) -> str:
+        if origin(target) not in self.origins:
+            raise ComprasNetRedirectRefused(
+                f"redirecionamento recusado: {origin(url)} mandou para {origin(target)}, fora da "
+                f"origem configurada ({', '.join(sorted(self.origins))}); se for legítimo, "
+                "configure base_url com essa origem ou inclua-a em allowed_redirect_origins",
+                url=url,
+                status=status,
             )
+        return target
 
-    def _get_json(self, path: str) -> Any:
-        resp = self._send(path, self.timeout)
+    @staticmethod
+    def _failure(exc: BaseException, limite: Limite) -> str:
+        spent = bounded_http.expired()
+        if spent is not None:
+            return corpos.prazo(spent, limite)
+        return f"request failed after retries: {type(exc).__name__}: {exc}"
+
+    def _read(self, resp: requests.Response, limite: Limite, sink: IO[bytes] | None = None):
+        """The body, counted; a listing (to ``sink``) also gives up once the client is stopped
+        (an answer already on its way, a tab's, is still taken: the drain writes it)."""
+
+        def each(n: int) -> None:
+            self.stats.add(bytes=n)
+            if sink is not None and self.stopped:
+                raise ComprasNetCancelled(f"download stopped: {resp.url}")
+
+        return corpos.read(resp, limite, each, sink)
+
+    def _get_json(self, path: str, kind: str, notes_as: str) -> Any:
+        resp = self._send(path, kind)
+        body = self._read(resp, self.limites[kind])
+        corpos.check_json_start(resp, body[:512])
         try:
-            body = resp.content
-        except requests.RequestException as exc:
-            raise ComprasNetBadResponse(
-                f"body cut: {exc}", url=resp.url, status=resp.status_code
-            ) from exc
-        self.stats.add(bytes=len(body))
-        self._check_json_start(resp, body[:512])
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            raise ComprasNetBadResponse(
-                f"invalid JSON: {exc}",
-                url=resp.url,
-                status=resp.status_code,
-                snippet=_snippet(body),
-            ) from None
+            return self.reader(notes_as).value(io.BytesIO(body))
+        except json_stream.JSONInvalid as exc:
+            raise corpos.invalid(resp, exc, body[:200]) from None
 
     def _download_listing(self, path: str) -> Listing:
-        resp = self._send(path, self.listing_timeout)
-        spool = tempfile.SpooledTemporaryFile(max_size=16 * 2**20)  # noqa: SIM115 (returned)
+        resp = self._send(path, "listing")
+        spool = tempfile.SpooledTemporaryFile(max_size=16 * MiB)  # noqa: SIM115 (returned)
         try:
-            first = b""
-            for chunk in resp.iter_content(chunk_size=256 * 1024):
-                if self.stopped:
-                    raise ComprasNetCancelled(f"download stopped: {resp.url}")
-                if not first:
-                    first = chunk[:512]
-                spool.write(chunk)
-                self.stats.add(bytes=len(chunk))
-            self._check_json_start(resp, first)
+            self._read(resp, self.limites["listing"], spool)
             spool.seek(0)
-            try:
-                count = sum(1 for _ in ijson.items(spool, "item", use_float=True))
-            except ijson.JSONError as exc:
+            first = spool.read(512)
+            corpos.check_json_start(resp, first)
+            if not first.lstrip().removeprefix(b"\xef\xbb\xbf").startswith(b"["):
                 raise ComprasNetBadResponse(
-                    f"invalid JSON listing: {exc}", url=resp.url, status=resp.status_code
-                ) from None
-            if not first.lstrip().startswith(b"["):
-                raise ComprasNetBadResponse(
-                    "listing is not a JSON array", url=resp.url, snippet=_snippet(first)
+                    "listing is not a JSON array", url=resp.url, snippet=corpos.snippet(first)
                 )
-            return Listing(spool, count, resp.url)
-        except requests.RequestException as exc:
-            spool.close()
-            raise ComprasNetBadResponse(
-                f"body cut: {type(exc).__name__}: {exc}", url=resp.url, status=resp.status_code
-            ) from exc
-        except (ComprasNetError, ComprasNetCancelled):
+            spool.seek(0)
+            counter = json_stream.Reader(self.max_json_depth)  # notes come from the real pass
+            try:
+                count = sum(1 for _ in counter.array(spool))
+            except json_stream.JSONInvalid as exc:
+                raise corpos.invalid(resp, exc, first) from None
+            return Listing(spool, count, resp.url, self.reader("contratos"))
+        except BaseException:
             spool.close()
             raise
-        finally:
-            resp.close()

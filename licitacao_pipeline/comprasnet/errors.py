@@ -24,7 +24,10 @@ class ComprasNetUnavailable(ComprasNetError):
 
 
 class ComprasNetHTTPError(ComprasNetError):
-    """A non-2xx answer that outlived the retries (or is not worth retrying, like 400)."""
+    """A non-2xx answer that outlived the retries (or is not worth retrying, like 400).
+    ``corpo_truncado``: its body was longer than the 64 KiB read of it."""
+
+    corpo_truncado = False
 
     def __init__(self, message: str, **kw):
         super().__init__(message, **kw)
@@ -41,8 +44,28 @@ class ComprasNetNotFound(ComprasNetHTTPError):
         self.transient = False
 
 
+class ComprasNetRedirectRefused(ComprasNetHTTPError):
+    """A redirect to an origin other than the configured one: refused, never followed."""
+
+    def __init__(self, message: str, **kw):
+        super().__init__(message, **kw)
+        self.transient = False
+
+
 class ComprasNetBadResponse(ComprasNetError):
-    """2xx whose body is not the expected JSON (HTML error page, truncated JSON, wrong shape)."""
+    """2xx whose body is not the expected JSON (HTML error page, truncated JSON, wrong shape).
+    ``transient=False`` when it will be the same next time (a syntax error in a whole body)."""
+
+    def __init__(self, message: str, *, transient: bool = True, **kw):
+        super().__init__(message, **kw)
+        self.transient = transient
+
+
+class ComprasNetBodyTooLarge(ComprasNetBadResponse):
+    """A body over its size limit (unpacked): not transient, the next one will be as big."""
+
+    def __init__(self, message: str, **kw):
+        super().__init__(message, transient=False, **kw)
 
 
 class ComprasNetCancelled(Exception):

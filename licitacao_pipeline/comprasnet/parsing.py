@@ -2,6 +2,10 @@
 
 Money arrives as Brazilian strings ("1.234,56"), dates as "YYYY-MM-DD", timestamps as ISO UTC.
 A value that does not fit raises ``RecordError``; callers record the rejection and go on.
+"Fit" means the warehouse column can hold it: integers within int4/int8, money within
+NUMERIC(18,2) (16 integer digits), decimals within PostgreSQL's NUMERIC, text without NUL;
+ids (``id``, ``contrato_id``) are JSON integers from 1 to 2^63-1, as the API sends them
+(``shared/comprasnet-api-server-2021.md`` §0.3), never strings.
 """
 
 from __future__ import annotations
@@ -14,16 +18,29 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from licitacao_pipeline.comprasnet.json_stream import Unreadable
+from licitacao_pipeline.textos import curto
+
 # Part of every content hash: bump it when a parser change must re-parse rows whose source
 # record did not change (the unchanged-hash shortcut would otherwise keep the old parse).
 PARSER_VERSION = 2
 
-_MONEY = re.compile(r"^-?(?:\d{1,3}(?:\.\d{3})+|\d+),\d{2}$")
-_DECIMAL = re.compile(r"^-?\d+(?:\.\d+)?$")
+_MONEY = re.compile(r"-?(?:\d{1,3}(?:\.\d{3})+|\d+),\d{2}")
+_DECIMAL = re.compile(r"-?(\d+)(?:\.(\d+))?")
+INT4 = (-(2**31), 2**31 - 1)
+INT8 = (-(2**63), 2**63 - 1)
+MONEY_DIGITS = 16  # NUMERIC(18,2): 16 digits before the decimal point
+# PostgreSQL's NUMERIC without a precision: 131072 digits before the point, 16383 after.
+NUMERIC_DIGITS = (131072, 16383)
 
 
 class RecordError(ValueError):
     """A record that cannot be stored as it is: the message says which field and why."""
+
+
+def _shown(value: Any) -> str:
+    """A value as a reject reason shows it: its repr, at most 80 characters."""
+    return curto(repr(value), 80)
 
 
 def money(value: Any, field: str = "valor") -> Decimal | None:
@@ -31,13 +48,19 @@ def money(value: Any, field: str = "valor") -> Decimal | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise RecordError(f"{field}: money must be a string like '1.234,56', got {value!r}")
-    text = str(value).strip()
+        raise RecordError(f"{field}: money must be a string like '1.234,56', got {_shown(value)}")
     if isinstance(value, int):
-        return Decimal(text)
-    if not _MONEY.match(text):
-        raise RecordError(f"{field}: invalid money {value!r} (expected like '1.234,56')")
-    return Decimal(text.replace(".", "").replace(",", "."))
+        amount = Decimal(value)
+    else:
+        text = value.strip()
+        if not _MONEY.fullmatch(text):
+            raise RecordError(f"{field}: invalid money {_shown(value)} (expected like '1.234,56')")
+        amount = Decimal(text.replace(".", "").replace(",", "."))
+    if abs(amount) >= 10**MONEY_DIGITS:
+        raise RecordError(
+            f"{field}: {_shown(value)} passa de {MONEY_DIGITS} dígitos inteiros (NUMERIC(18,2))"
+        )
+    return amount
 
 
 def decimal(value: Any, field: str) -> Decimal | None:
@@ -47,8 +70,12 @@ def decimal(value: Any, field: str) -> Decimal | None:
     if isinstance(value, bool):
         raise RecordError(f"{field}: invalid decimal {value!r}")
     text = str(value).strip()  # a float's str is its shortest repr: 0.1 -> "0.1"
-    if not _DECIMAL.match(text):
-        raise RecordError(f"{field}: invalid decimal {value!r}")
+    found = _DECIMAL.fullmatch(text)
+    if not found:
+        raise RecordError(f"{field}: invalid decimal {_shown(value)}")
+    whole, frac = len(found[1].lstrip("0")), len(found[2] or "")
+    if whole > NUMERIC_DIGITS[0] or frac > NUMERIC_DIGITS[1]:
+        raise RecordError(f"{field}: {_shown(value)} não cabe em NUMERIC do PostgreSQL")
     return Decimal(text)
 
 
@@ -60,31 +87,58 @@ def day(value: Any, field: str) -> date | None:
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:
-        raise RecordError(f"{field}: invalid date {value!r} (expected YYYY-MM-DD)") from None
+        raise RecordError(f"{field}: invalid date {_shown(value)} (expected YYYY-MM-DD)") from None
 
 
 def timestamp(value: Any, field: str) -> datetime | None:
     if value is None or value == "":
         return None
     try:
-        parsed = datetime.fromisoformat(str(value))  # Python >= 3.11 also reads "...Z"
+        if not isinstance(value, str) or len(value) > 40:
+            raise ValueError
+        parsed = datetime.fromisoformat(value)  # Python >= 3.11 also reads "...Z"
     except ValueError:
-        raise RecordError(f"{field}: invalid timestamp {value!r}") from None
+        raise RecordError(f"{field}: invalid timestamp {_shown(value)}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def integer(value: Any, field: str, required: bool = False) -> int | None:
+def integer(
+    value: Any, field: str, required: bool = False, bounds: tuple[int, int] = INT8
+) -> int | None:
+    """A JSON integer or a string of digits, within ``bounds`` (the column's range)."""
     if value is None or value == "":
         if required:
             raise RecordError(f"{field}: missing")
         return None
     if isinstance(value, bool):
-        raise RecordError(f"{field}: invalid integer {value!r}")
+        raise RecordError(f"{field}: invalid integer {_shown(value)}")
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        return int(value)
-    raise RecordError(f"{field}: invalid integer {value!r}")
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"-?\d{1,30}", value.strip()):
+        number = int(value)
+    else:
+        raise RecordError(f"{field}: invalid integer {_shown(value)}")
+    if not bounds[0] <= number <= bounds[1]:
+        raise RecordError(
+            f"{field}: {_shown(value)} fora do intervalo da coluna ({bounds[0]} a {bounds[1]})"
+        )
+    return number
+
+
+def int4(value: Any, field: str) -> int | None:
+    """An ``integer`` column (int4), such as the contract's ``num_parcelas``."""
+    return integer(value, field, bounds=INT4)
+
+
+def identifier(value: Any, field: str) -> int:
+    """An id: a JSON integer from 1 to 2^63-1 (a string, even of digits, is not one)."""
+    if value is None or value == "":
+        raise RecordError(f"{field}: missing")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= INT8[1]:
+        raise RecordError(
+            f"{field}: {_shown(value)} não é um id (um inteiro JSON de 1 a {INT8[1]})"
+        )
+    return value
 
 
 def text(value: Any, field: str) -> str | None:
@@ -92,7 +146,10 @@ def text(value: Any, field: str) -> str | None:
         return None
     if isinstance(value, (dict, list)):
         raise RecordError(f"{field}: expected text, got {type(value).__name__}")
-    return str(value)
+    shown = str(value)
+    if "\x00" in shown:
+        raise RecordError(f"{field}: contém o caractere NUL (U+0000), que o PostgreSQL recusa")
+    return shown
 
 
 def content_hash(record: Mapping[str, Any], ignore: tuple[str, ...] = ("links",)) -> str:
@@ -155,15 +212,17 @@ CONTRATO_SPEC: dict[str, Converter] = {
     **{f: text for f in TEXT_FIELDS},
     **{f: day for f in DATE_FIELDS},
     **{f: money for f in MONEY_FIELDS},
-    "num_parcelas": integer,
+    "num_parcelas": int4,
 }
 
 
 def parse_contrato(record: Any, uasg: str, payload_hash: str | None = None) -> dict[str, Any]:
     """One listing (or ``/id``) record -> a ``contratos`` row with typed, flattened columns."""
+    if isinstance(record, Unreadable):
+        raise RecordError(record.reason)
     if not isinstance(record, Mapping):
         raise RecordError(f"record: expected an object, got {type(record).__name__}")
-    row = {"id": integer(record.get("id"), "id", required=True), "uasg": uasg}
+    row = {"id": identifier(record.get("id"), "id"), "uasg": uasg}
     row.update(_fields(record, CONTRATO_SPEC))
     orgao = _obj(record, "contratante", "orgao")
     ug = _obj(orgao, "unidade_gestora")
@@ -223,7 +282,10 @@ def unidade_of(record: Any) -> dict[str, str | None] | None:
 
 
 def record_id(record: Any) -> int | None:
-    """Best-effort id of a record, even a malformed one (for removal bookkeeping)."""
+    """Best-effort id of a record, even a malformed one (for removal bookkeeping): any integer
+    a bigint holds, also written as a string."""
+    if isinstance(record, Unreadable):
+        return record.record_id
     try:
         rid = record.get("id") if isinstance(record, Mapping) else None
         return integer(rid, "id")  # pragma: no mutate (swallowed: the field name is unread)

@@ -13,12 +13,13 @@ import dagster as dg
 
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.config import uasg_label
-from licitacao_pipeline.defs.contratos import contratos, tag_unidade
+from licitacao_pipeline.defs.contratos import contratos, tag_unidade, textos_metadata
 from licitacao_pipeline.defs.parada import parada_com_resumo
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
 from licitacao_pipeline.sync.abas import AbasResult, Limites, sync_abas
+from licitacao_pipeline.textos import curto
 from licitacao_pipeline.warehouse import abas as sql
 from licitacao_pipeline.warehouse.contratos import count_active
 from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
@@ -114,6 +115,7 @@ def contratos_abas(
         nome = nome_da_unidade(engine, uasg)
         rotulo = uasg_label(uasg, nome)
         tag_unidade(context, nome)
+        nome = curto(nome) if nome else None
         inicio = sql.now(engine)
         with engine.connect() as conn:
             ativos = count_active(conn, uasg)
@@ -163,6 +165,7 @@ def contratos_abas(
                 "bytes_run": stats["bytes"],
                 "duracao_s": duration,
                 "completa": completa,
+                **textos_metadata(context, client, aba),
             },
         )
         yield dg.AssetCheckResult(

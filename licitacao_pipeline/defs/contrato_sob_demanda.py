@@ -11,7 +11,7 @@ import dagster as dg
 
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.abas import ABA_KEYS
-from licitacao_pipeline.defs.contratos import local_today, tag_unidade
+from licitacao_pipeline.defs.contratos import local_today, tag_unidade, textos_metadata
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
@@ -99,6 +99,12 @@ def sincronizar_abas_do_contrato(
             "abas": abas,
             "requisicoes": stats["requests"],
             "duracao_s": round(time.monotonic() - started, 3),
+            **{
+                f"{kind}_{k}": v
+                for kind in ("contratos", *abas)
+                for k, v in textos_metadata(context, client, kind).items()
+                if v
+            },
         },
     )
 

@@ -18,6 +18,7 @@ from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
 from licitacao_pipeline.sync.contratos import Janela, SyncAborted, sync_contratos
+from licitacao_pipeline.textos import curto
 from licitacao_pipeline.warehouse.checks import offending_ids
 from licitacao_pipeline.warehouse.contratos import count_active
 
@@ -74,9 +75,24 @@ def _resumo_da_parada(uasg: str, gravado: bool) -> str:
 
 
 def tag_unidade(context, nome: str | None) -> None:
-    """Show the UASG's name on the run (Runs page, run header) once it is known."""
+    """Show the UASG's name on the run (Runs page, run header) once it is known (capped: the
+    name comes from the API, and the warehouse keeps it whole)."""
+    nome = curto(nome) if nome else None
     if nome and context.run.tags.get(UNIDADE_TAG) != nome:
         context.instance.add_run_tags(context.run.run_id, {UNIDADE_TAG: nome})
+
+
+def textos_metadata(context, client, kind: str) -> dict:
+    """How many fields of ``kind`` had a lone surrogate (not storable in UTF-8) replaced by
+    U+FFFD, with samples; said in the log too, so the replacement is never silent."""
+    count = client.textos.counts.get(kind, 0)
+    samples = client.textos.samples.get(kind, [])
+    if count:
+        context.log.warning(
+            f"{kind}: {count} text fields had a lone UTF-16 surrogate, stored as U+FFFD "
+            f"(PostgreSQL cannot store it); first: {samples[:3]}"
+        )
+    return {"textos_substituidos": count, "amostras_textos_substituidos": samples}
 
 
 @dg.asset(
@@ -130,6 +146,7 @@ def contratos(
             stored = count_active(conn, uasg)
     nome = (result.unidade or {}).get("nome")
     tag_unidade(context, nome)
+    nome = curto(nome) if nome else None
     stats = client.stats.snapshot()
     duration = time.monotonic() - started
     counts = result.contagens()
@@ -157,6 +174,7 @@ def contratos(
             "contratos_alterados": result.alteracoes.contratos_alterados,
             "alteracoes_registradas": result.alteracoes.eventos,
             "alteracoes": tabela_alteracoes(result.alteracoes.primeiras),
+            **textos_metadata(context, client, "contratos"),
         }
     )
     yield dg.AssetCheckResult(

@@ -5,9 +5,12 @@ from typing import Any
 
 import dagster as dg
 
+from licitacao_pipeline.textos import curto
+
 
 def _cell(value: Any) -> str:
-    return str("" if value is None else value).replace("|", "\\|").replace("\n", " ")
+    """One cell: one line, capped (values come from the API: an objeto may be megabytes)."""
+    return curto(str("" if value is None else value)).replace("|", "\\|")
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> dg.MetadataValue:

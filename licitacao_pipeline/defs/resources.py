@@ -21,6 +21,20 @@ class ComprasNetResource(dg.ConfigurableResource):
     body_retries: int = 3
     max_concurrency: int = 8
     max_rps: float | None = None
+    listing_max_bytes: int = 512 * 1024 * 1024
+    """Largest listing body (decompressed, counted while reading; it is spooled to disk)."""
+    tab_max_bytes: int = 8 * 1024 * 1024
+    """Largest body of one contract's tab (decompressed; held in memory while parsed)."""
+    contrato_max_bytes: int = 1024 * 1024
+    """Largest body of ``/api/contrato/id/{id}`` (decompressed)."""
+    listing_deadline_s: float = 600.0
+    """Whole-request deadline of a listing attempt: connect, headers and body."""
+    request_deadline_s: float = 120.0
+    """Whole-request deadline of a tab or ``/id`` attempt."""
+    max_json_depth: int = 64
+    """A record nested deeper than this is rejected alone."""
+    allowed_redirect_origins: list[str] = []
+    """Origins (``https://host[:port]``) a redirect may lead to besides base_url's own."""
 
     _client: ComprasNetClient | None = PrivateAttr(default=None)
 
@@ -36,6 +50,13 @@ class ComprasNetResource(dg.ConfigurableResource):
             body_retries=self.body_retries,
             pool_size=max(self.max_concurrency, 4),
             max_rps=self.max_rps,
+            listing_max_bytes=self.listing_max_bytes,
+            tab_max_bytes=self.tab_max_bytes,
+            contrato_max_bytes=self.contrato_max_bytes,
+            listing_deadline_s=self.listing_deadline_s,
+            request_deadline_s=self.request_deadline_s,
+            max_json_depth=self.max_json_depth,
+            allowed_redirect_origins=self.allowed_redirect_origins,
         )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:

@@ -1,13 +1,19 @@
 """Failure alerts: a row in ``alertas`` per failed run, and one webhook POST per alert.
 
 Delivery is durable and bounded in time: the row is written first; each POST is a single
-attempt with short timeouts; a caller gives a time budget and what does not fit waits for the
-next sensor tick (failed posts back off: 1, 2, 4, 8 minutes, at most 5 attempts). So a slow or
-dead receiver never makes a sensor tick run long, and new failures are always recorded.
+attempt with a whole-request deadline (connect, send, status, headers and body); a caller gives
+a time budget and what does not fit waits for the next sensor tick (failed posts back off: 1,
+2, 4, 8 minutes, at most 5 attempts). So a slow or dead receiver never makes a sensor tick run
+long, and new failures are always recorded.
+
+Delivered means a 2xx: a redirect is not followed (a 3xx is a failed delivery, with its
+status), and the answer is never read past 64 KiB. The URL's secret part (userinfo, path,
+query) appears nowhere: errors, logs and ``alertas.post_error`` show only its origin.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -18,10 +24,14 @@ from typing import Any
 import requests
 from sqlalchemy.engine import Engine
 
+from licitacao_pipeline import bounded_http
+from licitacao_pipeline.bounded_http import BoundedAdapter, origin, scrub
 from licitacao_pipeline.warehouse import alertas as sql
 
 TIMEOUT = (3.0, 5.0)  # connect, read (each socket read)
 ATTEMPT_S = sum(TIMEOUT)  # one attempt costs the caller at most this, whatever the receiver does
+DEADLINE_S = ATTEMPT_S - 0.5  # the attempt's own whole-request deadline, inside that
+_OBJECT = re.compile(r"<[^<>]*object at 0x[0-9a-f]+>:?\s*|\w*Connection\(host=[^)]*\):\s*")
 
 
 @dataclass
@@ -51,29 +61,55 @@ def payload(row: Any) -> dict[str, Any]:
     }
 
 
+def _describe(exc: requests.RequestException, url: str) -> str:
+    """Why a POST failed, naming the receiver by its origin only."""
+    shown = origin(url)
+    if bounded_http.expired() is not None:
+        return f"no complete answer within {DEADLINE_S:g}s from {shown}"
+    cause = exc.args[0] if exc.args else exc
+    detail = _OBJECT.sub("", str(getattr(cause, "reason", None) or cause))
+    if isinstance(exc, requests.Timeout):
+        detail = f"timed out: {detail}"
+    return scrub(f"{type(exc).__name__} ({shown}): {detail}", url)[:500]
+
+
 def _post(session: requests.Session, url: str, row: Any) -> str | None:
     try:
-        resp = session.post(url, json=payload(row), timeout=TIMEOUT)
+        with bounded_http.deadline(DEADLINE_S):
+            resp = session.post(
+                url, json=payload(row), timeout=TIMEOUT, stream=True, allow_redirects=False
+            )
     except requests.RequestException as exc:
-        return f"{type(exc).__name__}: {exc}"[:500]
-    return None if resp.status_code < 300 else f"HTTP {resp.status_code}: {resp.text[:200]}"
+        return _describe(exc, url)
+    status = resp.status_code
+    if 200 <= status < 300:
+        resp.close()
+        return None
+    if 300 <= status < 400:
+        resp.close()
+        return f"HTTP {status} from {origin(url)}: a redirect, not followed (answer 2xx)"
+    body, _ = bounded_http.read_error_body(resp)
+    said = scrub(body[:200].decode("utf-8", "replace").strip(), url)
+    return f"HTTP {status} from {origin(url)}: {said}"[:500]
 
 
 def _post_within(url: str, row: Any) -> str | None:
-    """``_post``, but never longer than ``ATTEMPT_S`` for the caller: requests' timeouts bound
-    each socket read, not the whole answer, so a receiver sending a byte now and then would
-    hold the caller forever. Past the limit the POST is left to finish in its daemon thread
-    (its socket closes when the receiver gives up) and counts as a failed attempt."""
+    """``_post`` in a thread, joined just after its deadline: a backstop for what no socket
+    deadline bounds (a name lookup that hangs). Past it the POST is left to end in its daemon
+    thread and counts as a failed attempt."""
     outcome: list[str | None] = []
 
     def attempt() -> None:
         with requests.Session() as session:
+            adapter = BoundedAdapter()
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
             outcome.append(_post(session, url, row))
 
     worker = threading.Thread(target=attempt, name="alerta-webhook", daemon=True)
     worker.start()
     worker.join(ATTEMPT_S)
-    return outcome[0] if outcome else f"no complete answer within {ATTEMPT_S:.0f}s"
+    return outcome[0] if outcome else f"no complete answer within {ATTEMPT_S:g}s"
 
 
 def post_unrecorded(url: str | None, alerta: Alerta) -> str | None:

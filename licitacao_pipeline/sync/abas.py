@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.comprasnet.errors import ComprasNetCancelled, ComprasNetError
+from licitacao_pipeline.textos import curto
 from licitacao_pipeline.warehouse.abas import write_snapshots
 from licitacao_pipeline.warehouse.rejects import SAMPLE_SIZE
 
@@ -219,7 +220,7 @@ class _Writer:
             t.rejeitadas += len(snap.rejects)
             for r in snap.rejects[: SAMPLE_SIZE - len(t.amostras_rejeitadas)]:
                 t.amostras_rejeitadas.append(
-                    {"contrato_id": cid, "record_id": r["record_id"], "reason": r["reason"]}
+                    {"contrato_id": cid, "record_id": r["record_id"], "reason": curto(r["reason"])}
                 )
 
 

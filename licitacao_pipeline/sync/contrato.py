@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.comprasnet.errors import ComprasNetNotFound
+from licitacao_pipeline.comprasnet.json_stream import Unreadable
 from licitacao_pipeline.comprasnet.parsing import RecordError, parse_contrato, uasg_of
 from licitacao_pipeline.sync.abas import AbasResult, sync_abas
 from licitacao_pipeline.sync.contratos import Janela
@@ -51,6 +52,10 @@ def sync_contrato(
             f"contrato {contrato_id} does not exist at ComprasNet "
             f"({client.base_url}/api/contrato/id/{contrato_id} answered 404)"
         ) from None
+    if isinstance(record, Unreadable):
+        raise ContratoRecusado(
+            f"contrato {contrato_id} is malformed at the source: {record.reason}"
+        )
     with engine.connect() as conn:
         owner = sql.contrato_uasg(conn, contrato_id) or uasg_of(record)
     if owner != uasg:

@@ -40,6 +40,7 @@ from licitacao_pipeline.comprasnet.parsing import (
     unidade_of,
     within_vigencia,
 )
+from licitacao_pipeline.textos import curto
 from licitacao_pipeline.warehouse import alteracoes
 from licitacao_pipeline.warehouse import contratos as sql
 from licitacao_pipeline.warehouse.rejects import SAMPLE_SIZE, RejectLog
@@ -141,8 +142,9 @@ def sync_contratos(
             if result.taxa_rejeicao > max_taxa_rejeicao:
                 raise SyncAborted(
                     f"uasg {uasg}: {result.rejeitados} of {result.listados} records rejected "
-                    f"({result.taxa_rejeicao:.1%} > max {max_taxa_rejeicao:.1%}); nothing "
-                    f"written. Samples: {result.amostras_rejeitados[:3]}"
+                    f"({result.taxa_rejeicao:.1%} > max {max_taxa_rejeicao:.1%}); no contract "
+                    "written (the rejects were recorded in rejected_records). "
+                    f"Samples: {result.amostras_rejeitados[:3]}"
                 )
             active = sql.count_active(conn, uasg)
             vanishing = sql.count_vanished(conn, uasg)
@@ -190,7 +192,7 @@ def _sync_batch(conn, uasg, batch, janela, result, rejects, visto) -> None:
                 result.inalterados += 1
             else:
                 fora.append(rid)
-                _filtered(result, rid, record.get("numero"), old.vigencia_fim)
+                _filtered(result, rid, _numero(record), old.vigencia_fim)
             continue
         try:  # a malformed record is rejected; its stored version (if any) is kept as it is
             row = parse_contrato(record, uasg, digest)
@@ -213,6 +215,11 @@ def _duplicate(result: ContratosSyncResult, rid: int) -> None:
     result.duplicados += 1
     if len(result.ids_duplicados) < SAMPLE_SIZE:
         result.ids_duplicados.append(rid)
+
+
+def _numero(record: Any) -> str | None:
+    numero = record.get("numero")
+    return curto(numero, 40) if isinstance(numero, str) else None
 
 
 def _filtered(result: ContratosSyncResult, rid: int, numero: Any, fim: date | None) -> None:

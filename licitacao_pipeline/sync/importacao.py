@@ -18,12 +18,11 @@ such cells, which is removed: an exported file imported again changes nothing.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import csv
 import io
-import os
 import re
+import tempfile
 import time
 import unicodedata
 import uuid
@@ -38,8 +37,16 @@ from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.arquivos.atomic import atomic_text
 from licitacao_pipeline.arquivos.cells import safe_text, unneutralize
-from licitacao_pipeline.arquivos.paths import UnsafePathError, inside
+from licitacao_pipeline.arquivos.paths import inside
 from licitacao_pipeline.config import TIMEZONE
+from licitacao_pipeline.sync.importacao_arquivo import (  # noqa: F401 (source_path: the API)
+    ImportConfigError,
+    ImportFileError,
+    ImportRejectsError,
+    check_text,
+    open_source,
+    source_path,
+)
 from licitacao_pipeline.warehouse import acompanhamento as sql
 from licitacao_pipeline.warehouse.tables import PRIORIDADES
 
@@ -60,19 +67,7 @@ _ID = re.compile(r"^\d{1,18}$")
 _BR_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _YEARS = range(2000, 2101)
-_CHUNK = 1 << 20
-
-
-class ImportConfigError(ValueError):
-    """An invalid option (``path`` outside the import directory, ...); nothing was read."""
-
-    def __init__(self, name: str, problem: str):
-        super().__init__(f"{name}: {problem}")
-        self.field = name
-
-
-class ImportFileError(ValueError):
-    """The file is refused as a whole; nothing was changed."""
+_SPOOL = 16 << 20  # the checked copy of the file stays in memory up to this, then on disk
 
 
 @dataclass(frozen=True)
@@ -97,108 +92,6 @@ class Imported:
     ignored_columns: list[str] = field(default_factory=list)
     samples: list[tuple[int, str]] = field(default_factory=list)  # first rejects: (line, reason)
     duracao_s: float = 0.0
-
-
-# --- the file as a whole ------------------------------------------------------------------------
-
-
-def source_path(root: Path, given: str) -> Path:
-    """The file to import: ``given`` relative to ``root`` (or absolute), symlinks followed,
-    refused unless it is a ``.csv`` regular file inside ``root``."""
-    if not given or not given.strip():
-        raise ImportConfigError("path", "empty (name a .csv file in the import directory)")
-    try:
-        path = inside(root, given)
-    except UnsafePathError:
-        raise ImportConfigError(
-            "path",
-            f"{given} is outside the import directory {root.resolve()} (LICITACAO_IMPORT_DIR); "
-            "only files there are read",
-        ) from None
-    if path.suffix.lower() != ".csv":
-        raise ImportConfigError("path", f"{given} is not a .csv file")
-    if not path.exists():
-        raise ImportConfigError("path", f"{given}: no such file in {root.resolve()}")
-    if not path.is_file():
-        raise ImportConfigError("path", f"{given} is not a regular file")
-    return path
-
-
-def _open_nofollow(path: Path) -> IO[bytes]:
-    """Open the checked path itself (a symlink swapped in since the check is refused)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    return os.fdopen(fd, "rb")
-
-
-def _line_of(chunk: bytes, at: int, lines_before: int) -> int:
-    return lines_before + chunk[: max(0, at)].count(b"\n")
-
-
-def check_text(raw: IO[bytes], name: str, encoding: str) -> None:
-    """Read the whole file once before anything is changed: not empty, no NUL byte (binary),
-    decodable in ``encoding``; with latin-1, no line that is in fact UTF-8."""
-    lines, content, first = 1, False, True
-    decoder = codecs.getincrementaldecoder(encoding)()
-    utf8_line = latin_line = None  # latin-1 only: first line in each encoding
-    carry = b""
-    while chunk := raw.read(_CHUNK):
-        if first and encoding == "utf-8" and chunk.startswith(codecs.BOM_UTF8):
-            chunk = chunk[len(codecs.BOM_UTF8) :]
-        first = False
-        if b"\x00" in chunk:
-            line = _line_of(chunk, chunk.index(b"\x00"), lines)
-            raise ImportFileError(
-                f"{name} line {line}: a NUL byte: a binary file (a spreadsheet saved as "
-                ".xlsx or .ods?), not CSV text; save it as CSV"
-            )
-        pending = len(decoder.getstate()[0])
-        try:
-            text = decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            at = min(max(0, exc.start - pending), len(chunk) - 1)
-            raise ImportFileError(
-                f"{name} line {_line_of(chunk, at, lines)}: byte 0x{chunk[at]:02x} is not "
-                f"{encoding} text (a file in another encoding, or mixed encodings); save it "
-                f"as UTF-8, or set encoding to {'latin-1' if encoding == 'utf-8' else 'utf-8'}"
-            ) from None
-        content = content or bool(text.strip())
-        if encoding == "latin-1":
-            *complete, carry = (carry + chunk).split(b"\n")
-            for i, line in enumerate(complete):
-                utf8_line, latin_line = _classify(line, lines + i, utf8_line, latin_line)
-            if len(carry) > 4 * _CHUNK:  # a huge line: classify what came (memory stays bounded)
-                end = len(carry) - 1  # cut before a character's first byte, not inside it
-                while end > len(carry) - 4 and 0x80 <= carry[end] <= 0xBF:
-                    end -= 1
-                line_no = lines + len(complete)
-                utf8_line, latin_line = _classify(carry[:end], line_no, utf8_line, latin_line)
-                carry = carry[end:]
-        lines += chunk.count(b"\n")
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        raise ImportFileError(f"{name} line {lines}: the file ends inside a character") from None
-    if encoding == "latin-1" and carry:
-        utf8_line, latin_line = _classify(carry, lines, utf8_line, latin_line)
-    if not content:
-        raise ImportFileError(f"{name}: empty file (no header, no rows)")
-    if utf8_line is not None:
-        where = (
-            f"mixed encodings: line {utf8_line} is UTF-8, line {latin_line} is latin-1"
-            if latin_line is not None
-            else f"line {utf8_line} is UTF-8 text, which latin-1 would read wrong"
-        )
-        raise ImportFileError(f"{name}: {where}; save it all as UTF-8 and set encoding to utf-8")
-
-
-def _classify(line: bytes, number: int, utf8_line, latin_line):
-    if line.isascii():
-        return utf8_line, latin_line
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return utf8_line, latin_line if latin_line is not None else number
-    return (utf8_line if utf8_line is not None else number), latin_line
 
 
 @contextlib.contextmanager
@@ -356,28 +249,46 @@ def import_file(
     """Import the follow-up in ``options.path`` (inside ``import_root``); rejected rows go to a
     new CSV in ``export_root``. One transaction: the file is imported whole or not at all."""
     _validate_options(options)
-    source = source_path(import_root, options.path)
     now = now or datetime.now(UTC)
-    rejects_path = inside(export_root, rejects_name(source, now, run_id))
     started = time.monotonic()
-    with _open_nofollow(source) as raw:
-        check_text(raw, source.name, options.encoding)
-        raw.seek(0)
+    raw, source = open_source(import_root, options.path)  # the file, opened once
+    rejects_path = inside(export_root, rejects_name(source, now, run_id))
+    with raw, tempfile.SpooledTemporaryFile(max_size=_SPOOL) as copy:
+        encoding = check_text(raw, source.name, options.encoding, copy)
+        copy.seek(0)  # what was checked is what is parsed
         text = io.TextIOWrapper(
-            raw, encoding="utf-8-sig" if options.encoding == "utf-8" else "latin-1", newline=""
+            copy, encoding="utf-8-sig" if encoding == "utf-8" else "latin-1", newline=""
         )
-        with (
-            _field_limit(FIELD_LIMIT),
-            atomic_text(rejects_path, bom=True) as out,  # renamed after the commit
-            engine.begin() as conn,
-        ):
-            result = _load(conn, text, source.name, options.delimiter, out, run_id, batch)
+        # The rejects file closes first (written, synced and renamed into place), then the
+        # transaction commits: if the rejects cannot be written (a full disk), it rolls back.
+        try:
+            with (
+                _field_limit(FIELD_LIMIT),
+                engine.begin() as conn,
+                _rejects_file(rejects_path) as out,
+            ):
+                result = _load(conn, text, source.name, options.delimiter, out, run_id, batch)
+        except BaseException:
+            rejects_path.unlink(missing_ok=True)  # the commit failed: no rejects of it either
+            raise
     return Imported(
         source=source,
         rejects_path=rejects_path,
         duracao_s=round(time.monotonic() - started, 3),
         **result,
     )
+
+
+@contextlib.contextmanager
+def _rejects_file(path: Path) -> Iterator[IO[str]]:
+    try:
+        with atomic_text(path, bom=True) as out:
+            yield out
+    except OSError as exc:
+        raise ImportRejectsError(
+            f"the rejects file could not be written in {path.parent} ({exc.strerror or exc}); "
+            "nothing was imported"
+        ) from exc
 
 
 def _load(conn, text: IO[str], name: str, delimiter: str, out: IO[str], run_id, batch: int):

@@ -197,12 +197,14 @@ class Health:
 
 
 def check_comprasnet(base_url: str, path: str, timeout_s: float) -> Health:
-    """One request, no retries. Healthy: a JSON answer, or a 404 (the API answered that the
-    probe does not exist). Anything else (refused, timeout, 5xx, 429, 403, HTML) is not."""
+    """One request, no retries, all of it (connect, headers, body) within ``timeout_s``.
+    Healthy: a JSON answer, or a small 404 (the API answered that the probe does not exist).
+    Anything else (refused, too slow, 5xx, 429, 403, HTML, a 404 over 64 KiB) is not."""
     client = ComprasNetClient(
         base_url,
         connect_timeout=timeout_s,
         read_timeout=timeout_s,
+        request_deadline_s=timeout_s,
         max_retries=0,
         body_retries=0,
     )
@@ -210,10 +212,14 @@ def check_comprasnet(base_url: str, path: str, timeout_s: float) -> Health:
     try:
         client.get_json(path)
         ok, detalhe = True, f"{base_url}{path} answered JSON"
-    except ComprasNetNotFound:
+    except ComprasNetNotFound as exc:
         ok, detalhe = True, f"{base_url}{path} answered 404 (the API is up)"
+        if exc.corpo_truncado:  # not the API's {"message": ""}
+            ok, detalhe = False, f"{base_url}{path} answered 404 with a body over 64 KiB"
     except ComprasNetError as exc:
-        ok, detalhe = False, f"ComprasNet is unreachable or failing: {exc}"
+        # The deadline here is the check's own: say which setting changes it.
+        said = str(exc).replace("request_deadline_s do recurso comprasnet", "tempo_limite_s")
+        ok, detalhe = False, f"ComprasNet is unreachable or failing: {said}"
     finally:
         client.close()
     return Health(ok, round(time.monotonic() - started, 3), detalhe)

@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
+from licitacao_pipeline.comprasnet.json_stream import Unreadable, safe
+from licitacao_pipeline.textos import curto
 from licitacao_pipeline.warehouse.tables import rejected_records
 
 SAMPLE_SIZE = 10
@@ -24,8 +26,11 @@ SAMPLE_SIZE = 10
 def reject_row(
     source: str, uasg: str | None, record_id: Any, reason: str, payload: Any, run_id: str | None
 ) -> dict[str, Any]:
-    rid = None if record_id is None else str(record_id)
-    body = payload if isinstance(payload, (dict, list)) else {"raw": repr(payload)}
+    rid = None if record_id is None else str(record_id)[:64]
+    if isinstance(payload, Unreadable):
+        payload = payload.payload
+    # What PostgreSQL can store and people can read: NUL, lone surrogates, depth made safe.
+    body = safe(payload) if isinstance(payload, (dict, list)) else {"raw": repr(payload)[:2000]}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     key = "\x1f".join([source, uasg or "", rid or "", canonical])
     return {
@@ -34,7 +39,7 @@ def reject_row(
         "source": source,
         "uasg": uasg,
         "record_id": rid,
-        "reason": reason,
+        "reason": safe(reason[:4000]),
         "payload": body,
     }
 
@@ -81,7 +86,7 @@ class RejectLog:
         self.count += 1
         row = reject_row(self.source, self.uasg, record_id, reason, payload, self.run_id)
         if len(self.samples) < SAMPLE_SIZE:
-            self.samples.append({"record_id": row["record_id"], "reason": reason})
+            self.samples.append({"record_id": row["record_id"], "reason": curto(reason, 300)})
         self._pending.append(row)
         if len(self._pending) >= self.batch_size:
             self.flush()
