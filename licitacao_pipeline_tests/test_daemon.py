@@ -408,7 +408,7 @@ def test_sync_cli_runs_of_one_uasg_queue_and_one_contract_tab_is_refreshed_alone
     assert cancel.returncode == 0, cancel.stderr
     out, _ = canceled.communicate(timeout=120)
     assert canceled.returncode == 1, out
-    assert f"): CANCELED  {dep.url}/runs/{waiting[1]}" in out
+    assert f"): CANCELED [sob_demanda]  {dep.url}/runs/{waiting[1]}" in out
 
     recs = dep.wait_finished(ids + waiting, timeout=240)
     statuses = [recs[i].dagster_run.status.value for i in ids + waiting]
