@@ -397,7 +397,10 @@ def test_exports_carry_each_contracts_recent_changes(changed, db_url, engine, ex
     meta = export(db_url, format="csv", include_tabs=["alteracoes"], decimal="iso")
     lines = Path(meta["arquivos_abas"]["alteracoes"]).read_text("utf-8-sig").splitlines()
     header = lines[0].split(";")
-    assert header[:3] == ["contrato_id", "contrato_uasg", "contrato_numero"] and "valor_novo_numerico" in header
+    assert (
+        header[:3] == ["contrato_id", "contrato_uasg", "contrato_numero"]
+        and "valor_novo_numerico" in header
+    )
     row = next(dict(zip(header, line.split(";"), strict=True)) for line in lines[1:]
                if line.startswith(f"{changed[0]};"))  # fmt: skip
     assert (row["campo"], row["valor_novo_numerico"]) == ("valor_global", "1234567.89")
