@@ -25,7 +25,7 @@ from _common import control, scratch_database, simulator_process
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.defs.contratos import local_today
 from licitacao_pipeline.defs.resources import WarehouseResource
-from licitacao_pipeline.sync.contratos import Janela, sync_contratos
+from licitacao_pipeline.flows.contratos import Janela, sync_contratos
 
 UASG = "787010"
 

@@ -86,7 +86,7 @@ def seed(db: str, first: int, last: int) -> None:
 
 def phase(db: str, options: dict, out: str) -> None:
     """Child process: one export; prints what was measured as JSON."""
-    from licitacao_pipeline.sync.exportacao import ExportOptions, export
+    from licitacao_pipeline.flows.exportacao import ExportOptions, export
     from licitacao_pipeline.warehouse.engine import get_engine
 
     engine = get_engine(db)

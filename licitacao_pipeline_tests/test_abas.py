@@ -13,8 +13,8 @@ from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.contrato_sob_demanda import sincronizar_contrato
 from licitacao_pipeline.defs.contratos import contratos
-from licitacao_pipeline.sync import abas as abas_sync
-from licitacao_pipeline.sync.abas import Limites, sync_abas
+from licitacao_pipeline.flows import abas as abas_sync
+from licitacao_pipeline.flows.abas import Limites, sync_abas
 
 from .helpers import (
     br_money,

@@ -414,7 +414,7 @@ def test_a_long_listing_is_read_in_batches_and_its_progress_logged(sim, engine, 
     line each time a multiple of ``progress_every`` is crossed."""
     import logging
 
-    from licitacao_pipeline.sync.contratos import BATCH, Janela, sync_contratos
+    from licitacao_pipeline.flows.contratos import BATCH, Janela, sync_contratos
 
     model = sim_records(sim, UASG)[0]
     pulled = []
@@ -426,7 +426,7 @@ def test_a_long_listing_is_read_in_batches_and_its_progress_logged(sim, engine, 
         yield dict(model, id=900_000_000, numero="repetido")  # listed in the first batch too
 
     n = 2 * BATCH + BATCH // 2
-    with caplog.at_level(logging.INFO, logger="licitacao_pipeline.sync.contratos"):
+    with caplog.at_level(logging.INFO, logger="licitacao_pipeline.flows.contratos"):
         result = sync_contratos(
             engine,
             UASG,
@@ -458,7 +458,7 @@ def test_a_uasgs_writes_wait_for_another_writer_of_the_same_uasg_only(sim, engin
     of a UASG waits while another transaction holds that UASG's lock; another UASG does not."""
     import threading
 
-    from licitacao_pipeline.sync.contratos import Janela, sync_contratos
+    from licitacao_pipeline.flows.contratos import Janela, sync_contratos
 
     def sync_in_thread(uasg):
         done = []
@@ -489,7 +489,7 @@ def test_a_uasgs_writes_wait_for_another_writer_of_the_same_uasg_only(sim, engin
 
 
 def _sync(engine, uasg, records, **kwargs):
-    from licitacao_pipeline.sync.contratos import Janela, sync_contratos
+    from licitacao_pipeline.flows.contratos import Janela, sync_contratos
 
     return sync_contratos(
         engine,

@@ -26,7 +26,7 @@ from licitacao_pipeline.defs.sensors import (
     alerta_falhas,
     alertas_pendentes,
 )
-from licitacao_pipeline.sync.abas import sync_abas
+from licitacao_pipeline.flows.abas import sync_abas
 
 from .helpers import (
     failure_message,

@@ -19,8 +19,8 @@ from lxml import etree
 
 from licitacao_pipeline.defs.exportacao import exportar_contratos
 from licitacao_pipeline.defs.resources import WarehouseResource
-from licitacao_pipeline.sync import exportacao
-from licitacao_pipeline.sync.exportacao import ExportConfigError, ExportOptions
+from licitacao_pipeline.flows import exportacao
+from licitacao_pipeline.flows.exportacao import ExportConfigError, ExportOptions
 from licitacao_pipeline.warehouse.engine import get_engine
 
 from .helpers import br_money, failure_message, sync_two_uasgs

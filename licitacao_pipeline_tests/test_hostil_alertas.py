@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.defs.sensors import alerta_falhas
-from licitacao_pipeline.maintenance import alertas
+from licitacao_pipeline.flows import alertas
 
 from .helpers import rows
 from .hostil import MiB, ServidorHostil, corpo, enorme, gotejando, medir, redireciona
@@ -85,7 +85,7 @@ def test_a_huge_webhook_error_body_is_read_only_in_part():
     """Was: a 1 GiB 500 body was read whole (4 GB)."""
     with ServidorHostil({"/hook": enorme(500, 1024 * MiB)}) as hook:
         code = f"""
-from licitacao_pipeline.maintenance import alertas
+from licitacao_pipeline.flows import alertas
 a = alertas.Alerta("r", "j", None, "m", [])
 return {{"error": alertas.post_unrecorded({hook.url("/hook")!r}, a)}}
 """

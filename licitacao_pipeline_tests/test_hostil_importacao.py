@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from licitacao_pipeline.sync import exportacao, importacao
-from licitacao_pipeline.sync.exportacao import ExportConfigError, ExportOptions
-from licitacao_pipeline.sync.importacao import ImportOptions
+from licitacao_pipeline.flows import exportacao, importacao
+from licitacao_pipeline.flows.exportacao import ExportConfigError, ExportOptions
+from licitacao_pipeline.flows.importacao import ImportOptions
 from licitacao_pipeline.warehouse.engine import get_engine
 
 from . import test_importacao as base
@@ -46,7 +46,7 @@ def test_an_import_whose_rejects_cannot_be_written_changes_nothing(contracts, db
     code = f"""
 import resource, signal
 from pathlib import Path
-from licitacao_pipeline.sync import importacao
+from licitacao_pipeline.flows import importacao
 from licitacao_pipeline.warehouse.engine import get_engine
 engine = get_engine({db_url!r})
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

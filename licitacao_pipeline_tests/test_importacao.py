@@ -23,8 +23,8 @@ from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.defs.exportacao import exportar_contratos
 from licitacao_pipeline.defs.importacao import importar_acompanhamento
 from licitacao_pipeline.defs.resources import WarehouseResource
-from licitacao_pipeline.sync import importacao, portal
-from licitacao_pipeline.sync.importacao import ImportFileError, ImportOptions
+from licitacao_pipeline.flows import importacao, portal
+from licitacao_pipeline.flows.importacao import ImportFileError, ImportOptions
 from licitacao_pipeline.warehouse.engine import get_engine
 from licitacao_pipeline.warehouse.migrate import alembic_config, upgrade
 from licitacao_pipeline.warehouse.tables import metadata

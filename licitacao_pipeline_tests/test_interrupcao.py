@@ -17,8 +17,8 @@ from comprasnet_simulator import ComprasNetSimulator
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.contratos import contratos
-from licitacao_pipeline.sync import abas as abas_sync
-from licitacao_pipeline.sync.abas import Limites, sync_abas
+from licitacao_pipeline.flows import abas as abas_sync
+from licitacao_pipeline.flows.abas import Limites, sync_abas
 
 from .helpers import materialize, rows, stamped, tab_requests, with_client
 

@@ -43,7 +43,7 @@ from licitacao_pipeline.defs.portal import (
 )
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.sensors import alerta_falhas
-from licitacao_pipeline.sync import portal
+from licitacao_pipeline.flows import portal
 from licitacao_pipeline.warehouse import portal as portal_sql
 
 from .helpers import rows, sync_two_uasgs

@@ -19,8 +19,8 @@ from licitacao_pipeline.cliente.orquestracao import (
     OrquestracaoError,
     Orquestrador,
 )
-from licitacao_pipeline.sync import contratos
-from licitacao_pipeline.sync.abas import AbaTotals
+from licitacao_pipeline.flows import contratos
+from licitacao_pipeline.flows.abas import AbaTotals
 
 # Metadata keys shown as counts, in this order: ``contratos``, then the tabs.
 CONTAGENS = (

@@ -2,7 +2,7 @@
 
 One subsettable multi-asset, so a run shares one bounded worker pool across the selected tabs.
 Thin: opens the warehouse's queue of due contracts (oldest sync first, every due tab of a
-contract together) and hands it to ``sync.abas``. A run ends cleanly on its budget
+contract together) and hands it to ``flows.abas``. A run ends cleanly on its budget
 (``max_contratos``, ``max_minutos``, and by default a little before the run's
 ``dagster/max_runtime``), reporting the backlog left per tab.
 """
@@ -18,7 +18,7 @@ from licitacao_pipeline.defs.parada import parada_com_resumo
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
-from licitacao_pipeline.sync.abas import AbasResult, Limites, sync_abas
+from licitacao_pipeline.flows.abas import AbasResult, Limites, sync_abas
 from licitacao_pipeline.textos import curto
 from licitacao_pipeline.warehouse import abas as sql
 from licitacao_pipeline.warehouse.contratos import count_active

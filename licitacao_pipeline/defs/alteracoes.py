@@ -9,7 +9,7 @@ from licitacao_pipeline.defs.metadados import markdown_table
 from licitacao_pipeline.defs.portal import GROUP, REFRESH, UPSTREAM
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
-from licitacao_pipeline.sync import alteracoes
+from licitacao_pipeline.flows import alteracoes
 
 RESUMO_UASGS = 20
 

@@ -15,8 +15,8 @@ from licitacao_pipeline.defs.contratos import local_today, tag_unidade, textos_m
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
-from licitacao_pipeline.sync.contrato import ContratoRecusado, sync_contrato
-from licitacao_pipeline.sync.contratos import Janela
+from licitacao_pipeline.flows.contrato import ContratoRecusado, sync_contrato
+from licitacao_pipeline.flows.contratos import Janela
 from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
 
 

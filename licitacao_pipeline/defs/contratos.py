@@ -1,6 +1,6 @@
 """Asset ``contratos``: one UASG's contracts (active + inactive listings) in PostgreSQL.
 
-Thin: downloads the listings and hands them to ``sync.contratos``; reports counts, checks and
+Thin: downloads the listings and hands them to ``flows.contratos``; reports counts, checks and
 the UASG's name.
 """
 
@@ -17,7 +17,7 @@ from licitacao_pipeline.defs.parada import parada_com_resumo
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
-from licitacao_pipeline.sync.contratos import Janela, SyncAborted, sync_contratos
+from licitacao_pipeline.flows.contratos import Janela, SyncAborted, sync_contratos
 from licitacao_pipeline.textos import curto
 from licitacao_pipeline.warehouse.checks import offending_ids
 from licitacao_pipeline.warehouse.contratos import count_active

@@ -3,7 +3,7 @@ follow-up as CSV, JSON, NDJSON, XML or PDF in the export directory. Launched fro
 or the CLI with config; the run's status is the export's status and the op's metadata its
 result (``path``, ``rows``, ``bytes``, ``duracao_s``, ``filtros``).
 
-Thin: the work is in ``sync.exportacao``.
+Thin: the work is in ``flows.exportacao``.
 """
 
 from datetime import UTC, datetime
@@ -14,8 +14,8 @@ import dagster as dg
 from licitacao_pipeline.config import export_dir
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
-from licitacao_pipeline.sync import exportacao
-from licitacao_pipeline.sync.exportacao import ExportConfigError, ExportTooLargeError
+from licitacao_pipeline.flows import exportacao
+from licitacao_pipeline.flows.exportacao import ExportConfigError, ExportTooLargeError
 
 TAGS = {"licitacao/tipo": "exportacao", "dagster/priority": "5", "dagster/max_runtime": "3600"}
 

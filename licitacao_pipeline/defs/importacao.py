@@ -3,7 +3,7 @@ spreadsheet (CSV: uasg, numero, gestor, fiscal, prioridade, observacao, alertar_
 ``acompanhamento`` table. The run's metadata is the result: ``total``, ``accepted``,
 ``rejected``, ``rejects_path`` (a CSV of the rejected rows with line and reason).
 
-Thin: the work is in ``sync.importacao``.
+Thin: the work is in ``flows.importacao``.
 """
 
 from datetime import UTC, datetime
@@ -15,8 +15,8 @@ from licitacao_pipeline.config import export_dir, import_dir
 from licitacao_pipeline.defs.portal import markdown_table
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
-from licitacao_pipeline.sync import importacao
-from licitacao_pipeline.sync.importacao import ImportConfigError, ImportFileError
+from licitacao_pipeline.flows import importacao
+from licitacao_pipeline.flows.importacao import ImportConfigError, ImportFileError
 
 TAGS = {"licitacao/tipo": "importacao", "dagster/priority": "5", "dagster/max_runtime": "1800"}
 

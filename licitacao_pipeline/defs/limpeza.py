@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from licitacao_pipeline.defs.resources import WarehouseResource
-from licitacao_pipeline.maintenance.limpeza import delete_old_exports, purge_warehouse
+from licitacao_pipeline.flows.limpeza import delete_old_exports, purge_warehouse
 
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 

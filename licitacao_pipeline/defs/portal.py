@@ -2,7 +2,7 @@
 statistics, dashboard metrics and the expiring-contracts report, kept fresh by declarative
 automation (sensor ``atualizacao_portal``) under freshness policies; and the health-check job.
 
-Thin: the work is in ``sync.portal``; here are conditions, policies, metadata and the Dagster
+Thin: the work is in ``flows.portal``; here are conditions, policies, metadata and the Dagster
 instance queries (last sync per UASG, run counts).
 """
 
@@ -19,7 +19,7 @@ from licitacao_pipeline.defs.metadados import markdown_table
 from licitacao_pipeline.defs.partitions import UASGS
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
-from licitacao_pipeline.sync import portal
+from licitacao_pipeline.flows import portal
 from licitacao_pipeline.warehouse.engine import database_url
 
 GROUP = "portal"

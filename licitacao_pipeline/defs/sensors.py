@@ -9,7 +9,7 @@ from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.abas import ABA_KEYS
 from licitacao_pipeline.defs.jobs import TIPO_TAG, sincronizar_contratos
 from licitacao_pipeline.defs.resources import WarehouseResource
-from licitacao_pipeline.maintenance import alertas
+from licitacao_pipeline.flows import alertas
 from licitacao_pipeline.warehouse.abas import due_counts, now
 
 # Dagster stops a sensor evaluation after 60 s; delivery keeps well inside it, so a dead

@@ -1,6 +1,6 @@
 """SQL of the contract follow-up (``acompanhamento``): find the contracts a spreadsheet names
 and upsert their follow-up. Every function runs inside the caller's transaction (``conn``);
-the use case is ``licitacao_pipeline.sync.importacao``."""
+the use case is ``licitacao_pipeline.flows.importacao``."""
 
 from __future__ import annotations
 

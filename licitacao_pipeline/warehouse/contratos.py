@@ -1,7 +1,7 @@
 """SQL of the ``contratos`` sync: stored versions, the changed-only upsert, removals, unidades.
 
 Every function runs inside the caller's transaction (``conn``); the use case that strings them
-together is ``licitacao_pipeline.sync.contratos``.
+together is ``licitacao_pipeline.flows.contratos``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 
-from licitacao_pipeline.arquivos.cells import Kind
+from licitacao_pipeline.files.cells import Kind
 from licitacao_pipeline.warehouse.tables import ABA_TABLES, contratos_alteracoes
 
 # (name, kind, SQL expression) of each exported contract column, in file order.

@@ -2,7 +2,7 @@
 statistics and metrics snapshots, the expiring-contracts report, a warehouse ping, purges.
 
 Every function but ``ping`` runs inside the caller's transaction (``conn``); the use cases are
-in ``licitacao_pipeline.sync.portal``.
+in ``licitacao_pipeline.flows.portal``.
 """
 
 from __future__ import annotations

@@ -16,11 +16,11 @@ from typing import IO, Any
 
 from sqlalchemy.engine import URL, Engine
 
-from licitacao_pipeline.arquivos.atomic import atomic_text
-from licitacao_pipeline.arquivos.cells import brl, safe_text
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.comprasnet.errors import ComprasNetError, ComprasNetNotFound
+from licitacao_pipeline.files.atomic import atomic_text
+from licitacao_pipeline.files.cells import brl, safe_text
 from licitacao_pipeline.warehouse import portal as sql
 
 LOCK_TIMEOUT_S = 600.0  # wait this long for a refresh already running, then fail

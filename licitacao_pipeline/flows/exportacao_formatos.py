@@ -1,5 +1,5 @@
 """How each export format presents a contract: one sink per format takes chunks of contracts
-(with their tabs) and writes them through the streaming writers of ``licitacao_pipeline.arquivos``.
+(with their tabs) and writes them through the streaming writers of ``licitacao_pipeline.files``.
 
 CSV: the contracts' columns, and one extra file per tab. JSON / NDJSON: one object per contract,
 tabs nested as lists. XML: one ``<contrato>`` per contract, tabs as nested lists. PDF: a
@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from licitacao_pipeline.arquivos.atomic import atomic_path, atomic_text
-from licitacao_pipeline.arquivos.cells import brl, day, plain, thousands
-from licitacao_pipeline.arquivos.csv_writer import CsvWriter
-from licitacao_pipeline.arquivos.json_writer import JsonWriter
-from licitacao_pipeline.arquivos.pdf_writer import Column, PdfTable
-from licitacao_pipeline.arquivos.xml_writer import XmlWriter
 from licitacao_pipeline.config import TIMEZONE
+from licitacao_pipeline.files.atomic import atomic_path, atomic_text
+from licitacao_pipeline.files.cells import brl, day, plain, thousands
+from licitacao_pipeline.files.csv_writer import CsvWriter
+from licitacao_pipeline.files.json_writer import JsonWriter
+from licitacao_pipeline.files.pdf_writer import Column, PdfTable
+from licitacao_pipeline.files.xml_writer import XmlWriter
 from licitacao_pipeline.warehouse import exportacao as sql
 
 if TYPE_CHECKING:
-    from licitacao_pipeline.sync.exportacao import Request, Targets
+    from licitacao_pipeline.flows.exportacao import Request, Targets
 
 ITEM_TAG = {
     "historico": "registro",

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
-from licitacao_pipeline.arquivos.cells import Kind, plain
+from licitacao_pipeline.files.cells import Kind, plain
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -35,11 +35,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from licitacao_pipeline.arquivos.atomic import atomic_text
-from licitacao_pipeline.arquivos.cells import safe_text, unneutralize
-from licitacao_pipeline.arquivos.paths import inside
 from licitacao_pipeline.config import TIMEZONE
-from licitacao_pipeline.sync.importacao_arquivo import (  # noqa: F401 (source_path: the API)
+from licitacao_pipeline.files.atomic import atomic_text
+from licitacao_pipeline.files.cells import safe_text, unneutralize
+from licitacao_pipeline.files.paths import inside
+from licitacao_pipeline.flows.importacao_arquivo import (  # noqa: F401 (source_path: the API)
     ImportConfigError,
     ImportFileError,
     ImportRejectsError,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from licitacao_pipeline.arquivos.abertura import Recusa, open_inside, relative
+from licitacao_pipeline.files.abertura import Recusa, open_inside, relative
 
 _CHUNK = 1 << 20
 

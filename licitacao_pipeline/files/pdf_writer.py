@@ -4,7 +4,7 @@ every page, rows wrapped to their tallest cell, "Página n de N" in the footer.
 The standard Helvetica font in Windows-1252 (WinAnsiEncoding) carries every Portuguese letter
 and the usual typography (– — “ ” €) without embedding a font file; other characters (rare in
 contract data) print as ``?``. fpdf2 keeps the document in memory until ``save``: callers cap
-the number of rows (see ``sync.exportacao.MAX_PDF_ROWS``).
+the number of rows (see ``flows.exportacao.MAX_PDF_ROWS``).
 """
 
 from __future__ import annotations

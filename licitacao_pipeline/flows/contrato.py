@@ -14,8 +14,8 @@ from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.comprasnet.errors import ComprasNetNotFound
 from licitacao_pipeline.comprasnet.json_stream import Unreadable
 from licitacao_pipeline.comprasnet.parsing import RecordError, parse_contrato, uasg_of
-from licitacao_pipeline.sync.abas import AbasResult, sync_abas
-from licitacao_pipeline.sync.contratos import Janela
+from licitacao_pipeline.flows.abas import AbasResult, sync_abas
+from licitacao_pipeline.flows.contratos import Janela
 from licitacao_pipeline.warehouse import alteracoes
 from licitacao_pipeline.warehouse import contratos as sql
 

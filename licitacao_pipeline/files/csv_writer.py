@@ -6,7 +6,7 @@ import csv
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
-from licitacao_pipeline.arquivos.cells import Kind, Style, csv_cell
+from licitacao_pipeline.files.cells import Kind, Style, csv_cell
 
 Field = tuple[str, Kind]
 

@@ -4,7 +4,7 @@ in chunks, write them as CSV, JSON, NDJSON, XML or PDF atomically into the expor
 
 Memory does not grow with the number of contracts, except for PDF: fpdf2 holds the document
 until it is saved, so a PDF is refused above ``MAX_PDF_ROWS`` contracts (counted first, before
-anything is written). How each format presents a contract: ``sync.exportacao_formatos``.
+anything is written). How each format presents a contract: ``flows.exportacao_formatos``.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from licitacao_pipeline.arquivos.cells import Style, thousands
-from licitacao_pipeline.arquivos.paths import UnsafePathError, inside, plain_name
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.config import TIMEZONE
-from licitacao_pipeline.sync import exportacao_formatos as formatos
+from licitacao_pipeline.files.cells import Style, thousands
+from licitacao_pipeline.files.paths import UnsafePathError, inside, plain_name
+from licitacao_pipeline.flows import exportacao_formatos as formatos
 from licitacao_pipeline.warehouse import exportacao as sql
 
 FORMATS = ("csv", "json", "ndjson", "xml", "pdf")

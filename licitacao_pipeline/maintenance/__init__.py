@@ -1,1 +1,0 @@
-"""Maintenance flows free of Dagster: failure alerts, cleanup."""

@@ -1,1 +1,0 @@
-"""Use cases, one per flow, free of Dagster: API -> parse/validate -> warehouse."""
