@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from _common import control, scratch_database, simulator_process
 
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
-from licitacao_pipeline.defs.contratos import local_today
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.flows.contratos import Janela, sync_contratos
+from licitacao_pipeline.relogio import local_today
 
 UASG = "787010"
 

@@ -133,10 +133,12 @@ def ticks(active_runs: int) -> None:
 
 
 def busiest_slot() -> tuple[datetime, int]:
-    from licitacao_pipeline.config import load_slot_minutes, load_window, schedule_times
+    from licitacao_pipeline import settings
     from licitacao_pipeline.defs.partitions import UASGS
+    from licitacao_pipeline.uasgs import schedule_times
 
-    times = Counter(schedule_times(UASGS, load_window(), load_slot_minutes()).values())
+    conf = settings.load()
+    times = Counter(schedule_times(UASGS, conf.window(), conf.slot_minutes()).values())
     ((at, size),) = times.most_common(1)
     return DAY.replace(hour=at.hour, minute=at.minute), size
 

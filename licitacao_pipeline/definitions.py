@@ -1,9 +1,8 @@
 """The single ``Definitions`` of the code location."""
 
-import os
-
 import dagster as dg
 
+from licitacao_pipeline import settings
 from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.alteracoes import alteracoes_recentes
 from licitacao_pipeline.defs.contrato_sob_demanda import sincronizar_contrato
@@ -22,24 +21,17 @@ from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResou
 from licitacao_pipeline.defs.schedules import build_schedules
 from licitacao_pipeline.defs.sensors import abas_seguem_contratos, alerta_falhas, alertas_pendentes
 
-
-def _from_env(**fields: str) -> dict[str, dg.EnvVar]:
-    """Resource fields bound to env vars that are set; unset ones keep the field default."""
-    return {field: dg.EnvVar(var) for field, var in fields.items() if os.environ.get(var)}
+SETTINGS = settings.load()
 
 
-def _max_rps() -> dict[str, float]:
-    """``COMPRASNET_MAX_RPS``: requests per second per run toward ComprasNet (unset: no cap)."""
-    raw = os.environ.get("COMPRASNET_MAX_RPS", "").strip()
-    if not raw:
-        return {}
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise ValueError(f"COMPRASNET_MAX_RPS={raw!r}: expected a positive number of requests/s")
-    return {"max_rps": value}
+def _comprasnet() -> ComprasNetResource:
+    """The API resource: base URL and rate cap from the settings; the rest its defaults."""
+    fields = {}
+    if SETTINGS.comprasnet_base_url:
+        fields["base_url"] = SETTINGS.comprasnet_base_url
+    if SETTINGS.comprasnet_max_rps:
+        fields["max_rps"] = SETTINGS.comprasnet_max_rps
+    return ComprasNetResource(**fields)
 
 
 defs = dg.Definitions(
@@ -59,7 +51,10 @@ defs = dg.Definitions(
     schedules=[*build_schedules(), verificacao_saude],
     sensors=[abas_seguem_contratos, alerta_falhas, alertas_pendentes, atualizacao_portal],
     resources={
-        "comprasnet": ComprasNetResource(**_from_env(base_url="COMPRASNET_BASE_URL"), **_max_rps()),
-        "warehouse": WarehouseResource(**_from_env(database_url="DATABASE_URL")),
+        "comprasnet": _comprasnet(),
+        # an EnvVar, not the value: the URL holds a password, and the UI shows resource config
+        "warehouse": WarehouseResource(
+            **({"database_url": dg.EnvVar("DATABASE_URL")} if SETTINGS.database_url else {})
+        ),
     },
 )

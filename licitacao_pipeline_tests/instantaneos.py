@@ -49,7 +49,8 @@ def expected_snapshot(source, uasg, minimum=10) -> dict:
     ``source`` has ``listing(uasg, inativo=False)`` and ``tab(contrato_id, tab)``: the
     in-process simulator, or ``SimuladorHTTP`` for one in another process."""
     from licitacao_pipeline.comprasnet.parsing import content_hash, parse_contrato, within_vigencia
-    from licitacao_pipeline.defs.contratos import ContratosConfig, local_today
+    from licitacao_pipeline.defs.contratos import ContratosConfig
+    from licitacao_pipeline.relogio import local_today
 
     window = ContratosConfig().vigencia_janela_dias
     listing = [

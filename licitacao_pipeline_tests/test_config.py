@@ -5,18 +5,29 @@ from datetime import time
 
 import pytest
 
-from licitacao_pipeline.config import (
+from licitacao_pipeline.settings import Settings
+from licitacao_pipeline.uasgs import (
     DEFAULT_UASGS,
     Uasg,
     UasgConfigError,
-    load_full_sync_per_night,
-    load_slot_minutes,
-    load_uasgs,
     parse_uasgs,
     parse_window,
     read_uasgs_file,
     schedule_times,
 )
+
+
+def load_uasgs(env):
+    return Settings.from_env(env).uasgs()
+
+
+def load_slot_minutes(env):
+    return Settings.from_env(env).slot_minutes()
+
+
+def load_full_sync_per_night(env):
+    return Settings.from_env(env).full_sync_per_night()
+
 
 SEED_CODES = ["787010", "787000", "770001", "787400", "787700"]
 

@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from licitacao_pipeline.comprasnet.parsing import content_hash
-from licitacao_pipeline.defs.contratos import contratos, local_today
+from licitacao_pipeline.defs.contratos import contratos
+from licitacao_pipeline.relogio import local_today
 from licitacao_pipeline.warehouse import tables
 
 from .helpers import (

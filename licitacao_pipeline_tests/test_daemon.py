@@ -28,7 +28,8 @@ from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 from comprasnet_simulator import ComprasNetSimulator
 from licitacao_pipeline.cliente.orquestracao import CredenciaisRecusadas, Orquestrador
 from licitacao_pipeline.comprasnet.abas import ABAS
-from licitacao_pipeline.config import DEFAULT_UASGS, TIMEZONE
+from licitacao_pipeline.relogio import TIMEZONE
+from licitacao_pipeline.uasgs import DEFAULT_UASGS
 from licitacao_pipeline.warehouse.migrate import ensure_migrated
 from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
 

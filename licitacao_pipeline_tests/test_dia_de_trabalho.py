@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from comprasnet_simulator.control import SimulatorControl
 from licitacao_pipeline.comprasnet.abas import ABAS
-from licitacao_pipeline.config import TIMEZONE
+from licitacao_pipeline.relogio import TIMEZONE
 from licitacao_pipeline.warehouse.engine import embedded_running, embedded_url
 
 from . import topologia

@@ -420,13 +420,13 @@ def test_production_without_database_url_is_a_clear_error_not_an_embedded_server
     monkeypatch.setattr(engine, "embedded_url", no_embedded)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("LICITACAO_AMBIENTE", "producao")
-    with pytest.raises(engine.WarehouseNaoConfigurado, match="DATABASE_URL is not set"):
+    with pytest.raises(engine.WarehouseNotConfigured, match="DATABASE_URL is not set"):
         engine.get_engine()
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db.example/licitacao")
     assert engine.database_url().host == "db.example"
     monkeypatch.delenv("DATABASE_URL")
     monkeypatch.setenv("LICITACAO_AMBIENTE", "prod")  # a typo is not development
-    with pytest.raises(engine.WarehouseNaoConfigurado, match="'prod' is not one of"):
+    with pytest.raises(engine.WarehouseNotConfigured, match="'prod' is not one of"):
         engine.database_url()
 
 

@@ -22,7 +22,6 @@ from dagster._utils.schedules import schedule_execution_time_iterator  # Dagster
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from licitacao_pipeline.config import Uasg, parse_window
 from licitacao_pipeline.definitions import defs
 from licitacao_pipeline.defs.schedules import (
     build_schedules,
@@ -31,6 +30,7 @@ from licitacao_pipeline.defs.schedules import (
     full_sync_schedule,
     slot_crons,
 )
+from licitacao_pipeline.uasgs import Uasg, parse_window
 
 SP = ZoneInfo("America/Sao_Paulo")
 DEFAULT_HOURS = {"787010": 9, "787000": 11, "770001": 14, "787400": 16, "787700": 18}

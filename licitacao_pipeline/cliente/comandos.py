@@ -45,7 +45,7 @@ def _sync_targets(args: argparse.Namespace) -> dict[str, str | None]:
 
 def _submit(orq, args: argparse.Namespace, uasg: str, nome: str | None, ahead: int):
     from licitacao_pipeline.cliente.acompanhamento import Acompanhado
-    from licitacao_pipeline.config import uasg_label
+    from licitacao_pipeline.uasgs import uasg_label
 
     if args.contrato is not None:
         abas = list(dict.fromkeys(args.abas or ABAS))

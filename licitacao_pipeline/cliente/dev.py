@@ -23,8 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from licitacao_pipeline import settings
 from licitacao_pipeline.cliente import instancia_dev
-from licitacao_pipeline.config import data_dir, export_dir, import_dir
 
 STOP_GRACE_S = 60.0  # dagster dev's own shutdown (webserver, daemon, code server)
 
@@ -51,9 +51,7 @@ def _simulator(args: argparse.Namespace):
         from comprasnet_simulator import ComprasNetSimulator
     except ImportError:
         sys.exit("--simulator precisa da instalação de desenvolvimento: pip install -e '.[dev]'")
-    from licitacao_pipeline.config import load_uasgs
-
-    uasgs = tuple(u.codigo for u in load_uasgs())
+    uasgs = tuple(u.codigo for u in settings.load().uasgs())
     return ComprasNetSimulator(
         seed=0, contracts=args.contracts, uasgs=uasgs, port=args.simulator_port
     ).start()
@@ -75,11 +73,12 @@ def run(args: argparse.Namespace) -> int:
     root = Path.cwd()
     if not (root / "dagster.yaml").exists():
         sys.exit("licitacao dev: rode no diretório do projeto (onde está o dagster.yaml)")
-    home = Path(os.environ.get("DAGSTER_HOME") or root / ".dagster_home").resolve()
+    home = Path(settings.load().dagster_home or root / ".dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     if home != root and not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").symlink_to(root / "dagster.yaml")
-    for directory in (data_dir(), export_dir(), import_dir()):
+    conf = settings.load()
+    for directory in (conf.data_dir, conf.export_dir, conf.import_dir):
         directory.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DAGSTER_HOME=str(home))
     embedded = _warehouse(env)
@@ -141,7 +140,7 @@ def _wait(child: subprocess.Popen, stop: dict) -> int:
 def _stop_warehouse() -> bool:
     from licitacao_pipeline.warehouse.engine import embedded_running, stop_embedded_server
 
-    pgdata = data_dir() / "pgdata"
+    pgdata = settings.load().data_dir / "pgdata"
     if not embedded_running(pgdata):
         return False
     stop_embedded_server(pgdata)

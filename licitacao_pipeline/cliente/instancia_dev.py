@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from licitacao_pipeline.config import data_dir
+from licitacao_pipeline import settings
 
 NOME = "licitacao-dev.json"
 
@@ -37,7 +37,7 @@ class InstanciaDev:
 
 
 def _arquivo(diretorio: Path | None = None) -> Path:
-    return (diretorio or data_dir()) / NOME
+    return (diretorio or settings.load().data_dir) / NOME
 
 
 def registrar(instancia: InstanciaDev, diretorio: Path | None = None) -> Path:

@@ -6,13 +6,12 @@ because the warehouse is missing, so connections time out quickly and errors mea
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from licitacao_pipeline.config import data_dir
+from licitacao_pipeline import settings
 
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -26,7 +25,8 @@ def warehouse() -> Engine | None:
     None. Never creates a database."""
     from licitacao_pipeline.warehouse.engine import database_url
 
-    if not os.environ.get("DATABASE_URL") and not (data_dir() / "pgdata").exists():
+    conf = settings.load()
+    if not conf.database_url and not (conf.data_dir / "pgdata").exists():
         return None
     try:
         url = database_url()  # starts the existing embedded server if it is stopped
@@ -69,7 +69,7 @@ def contrato_uasg(contrato_id: int, engine: Engine | None) -> tuple[str, str]:
 
     dev = encontrar()
     base_url = (
-        os.environ.get("COMPRASNET_BASE_URL")
+        settings.load().comprasnet_base_url
         or (dev.comprasnet_base_url if dev else None)
         or REAL_BASE_URL
     )

@@ -10,7 +10,6 @@ run events and queue counts are small queries sent through the same transport.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,7 @@ from gql.transport.exceptions import TransportError, TransportQueryError, Transp
 from gql.transport.requests import RequestsHTTPTransport
 from requests.auth import HTTPBasicAuth
 
+from licitacao_pipeline import settings
 from licitacao_pipeline.comprasnet.abas import ABAS
 
 DEFAULT_URL = "http://localhost:3000"
@@ -315,13 +315,13 @@ class Orquestrador:
     def from_env(cls, url: str | None = None, env: Mapping[str, str] | None = None):
         """URL from ``url``, else ``DAGSTER_WEBSERVER_URL``, else the running ``licitacao dev``'s,
         else localhost:3000; credentials from ``DAGSTER_WEBSERVER_USER``/``_PASSWORD``."""
-        env = os.environ if env is None else env
-        usuario, senha = env.get("DAGSTER_WEBSERVER_USER"), env.get("DAGSTER_WEBSERVER_PASSWORD")
+        conf = settings.Settings.from_env(env)
+        usuario, senha = conf.webserver_user, conf.webserver_password
         if bool(usuario) != bool(senha):
             raise OrquestracaoError(
                 "set both DAGSTER_WEBSERVER_USER and DAGSTER_WEBSERVER_PASSWORD, or neither"
             )
-        url = url or env.get("DAGSTER_WEBSERVER_URL") or _dev_url() or DEFAULT_URL
+        url = url or conf.webserver_url or _dev_url() or DEFAULT_URL
         return cls(url, usuario=usuario, senha=senha)
 
     def run_url(self, run_id: str) -> str:

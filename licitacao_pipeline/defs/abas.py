@@ -12,7 +12,6 @@ import time
 import dagster as dg
 
 from licitacao_pipeline.comprasnet.abas import ABAS
-from licitacao_pipeline.config import uasg_label
 from licitacao_pipeline.defs.contratos import contratos, tag_unidade, textos_metadata
 from licitacao_pipeline.defs.parada import parada_com_resumo
 from licitacao_pipeline.defs.partitions import uasg_partitions
@@ -20,6 +19,7 @@ from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResou
 from licitacao_pipeline.defs.retries import transient_only
 from licitacao_pipeline.flows.abas import AbasResult, Limites, sync_abas
 from licitacao_pipeline.textos import curto
+from licitacao_pipeline.uasgs import uasg_label
 from licitacao_pipeline.warehouse import abas as sql
 from licitacao_pipeline.warehouse.contratos import count_active
 from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade

@@ -11,12 +11,13 @@ import dagster as dg
 
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.abas import ABA_KEYS
-from licitacao_pipeline.defs.contratos import local_today, tag_unidade, textos_metadata
+from licitacao_pipeline.defs.contratos import tag_unidade, textos_metadata
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
 from licitacao_pipeline.flows.contrato import ContratoRecusado, sync_contrato
 from licitacao_pipeline.flows.contratos import Janela
+from licitacao_pipeline.relogio import local_today
 from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
 
 

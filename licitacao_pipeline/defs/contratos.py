@@ -6,19 +6,18 @@ the UASG's name.
 
 import contextlib
 import time
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from licitacao_pipeline.config import TIMEZONE, uasg_label
 from licitacao_pipeline.defs.metadados import markdown_table
 from licitacao_pipeline.defs.parada import parada_com_resumo
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
 from licitacao_pipeline.flows.contratos import Janela, SyncAborted, sync_contratos
+from licitacao_pipeline.relogio import local_today
 from licitacao_pipeline.textos import curto
+from licitacao_pipeline.uasgs import uasg_label
 from licitacao_pipeline.warehouse.checks import offending_ids
 from licitacao_pipeline.warehouse.contratos import count_active
 
@@ -29,13 +28,6 @@ CHECKS = {
     "taxa_rejeicao": "No listing record was rejected as malformed (ratio in metadata).",
 }
 UNIDADE_TAG = "licitacao/unidade"
-
-
-def local_today(now: datetime | None = None) -> date:
-    """Today's date in São Paulo at the instant ``now`` (an aware datetime; default: this
-    instant): the vigência window's "today", also between 21:00 and 24:00 local time, when
-    UTC is already on the next day."""
-    return (now or datetime.now(UTC)).astimezone(ZoneInfo(TIMEZONE)).date()
 
 
 class ContratosConfig(dg.Config):

@@ -11,7 +11,7 @@ from typing import Literal
 
 import dagster as dg
 
-from licitacao_pipeline.config import export_dir
+from licitacao_pipeline import settings
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
 from licitacao_pipeline.flows import exportacao
@@ -66,7 +66,7 @@ class _Progress:
 def exportar(
     context: dg.OpExecutionContext, config: ExportacaoConfig, warehouse: WarehouseResource
 ) -> dg.Output:
-    opts, directory = options(config), export_dir()
+    opts, directory = options(config), settings.load().export_dir
     try:  # before any work: no connection, no file
         request = exportacao.validate(opts)
         exportacao.targets(directory, request, datetime.now(UTC), context.run_id)

@@ -11,7 +11,7 @@ from typing import Literal
 
 import dagster as dg
 
-from licitacao_pipeline.config import export_dir, import_dir
+from licitacao_pipeline import settings
 from licitacao_pipeline.defs.portal import markdown_table
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
@@ -37,7 +37,7 @@ def importar(
 ) -> dg.Output:
     opts = importacao.ImportOptions(config.path, config.encoding, config.delimiter)
     try:  # before any work: nothing read
-        importacao.source_path(import_dir(), opts.path)
+        importacao.source_path(settings.load().import_dir, opts.path)
     except ImportConfigError as exc:
         raise dg.Failure(
             description=f"invalid config: {exc}", metadata={"campo": exc.field}, allow_retries=False
@@ -47,8 +47,8 @@ def importar(
             result = importacao.import_file(
                 warehouse.get_engine(),
                 opts,
-                import_root=import_dir(),
-                export_root=export_dir(),
+                import_root=settings.load().import_dir,
+                export_root=settings.load().export_dir,
                 run_id=context.run_id,
                 now=datetime.now(UTC),
             )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from licitacao_pipeline import settings
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.flows.limpeza import delete_old_exports, purge_warehouse
 
@@ -44,7 +45,7 @@ def limpar_registros_antigos(
     started = time.monotonic()
     cutoff = datetime.now(UTC) - timedelta(days=config.retencao_dias)
     runs = delete_old_runs(context.instance, cutoff, config.simulacao)
-    files, size = delete_old_exports(cutoff, config.simulacao)
+    files, size = delete_old_exports(settings.load().export_dir, cutoff, config.simulacao)
     purged = purge_warehouse(warehouse.get_engine(), config.retencao_dias, config.simulacao)
     verb = "would remove" if config.simulacao else "removed"
     context.log.info(

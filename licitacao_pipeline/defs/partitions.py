@@ -1,11 +1,11 @@
 """The UASG partitioning shared by every per-UASG asset, from the configured list.
 
-Read once at import (env var and/or file, see ``config.load_uasgs``); no database or network.
+Read once at import (env var and/or file, see ``settings.Settings.uasgs``); no database or network.
 """
 
 import dagster as dg
 
-from licitacao_pipeline.config import load_uasgs
+from licitacao_pipeline import settings
 
-UASGS = load_uasgs()
+UASGS = settings.load().uasgs()
 uasg_partitions = dg.StaticPartitionsDefinition([u.codigo for u in UASGS])

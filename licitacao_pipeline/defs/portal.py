@@ -12,14 +12,15 @@ from typing import Any
 
 import dagster as dg
 
-from licitacao_pipeline.config import TIMEZONE, export_dir
+from licitacao_pipeline import settings
 from licitacao_pipeline.defs.abas import ABA_KEYS
-from licitacao_pipeline.defs.contratos import contratos, local_today
+from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.defs.metadados import markdown_table
 from licitacao_pipeline.defs.partitions import UASGS
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
 from licitacao_pipeline.flows import portal
+from licitacao_pipeline.relogio import TIMEZONE, local_today
 from licitacao_pipeline.warehouse.engine import database_url
 
 GROUP = "portal"
@@ -285,7 +286,9 @@ def metricas_painel(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 )
 def contratos_a_vencer(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     with transient_only(context):
-        report = portal.write_expiring_report(warehouse.get_engine(), export_dir(), local_today())
+        report = portal.write_expiring_report(
+            warehouse.get_engine(), settings.load().export_dir, local_today()
+        )
     bands = {d: sum(1 for r in report.rows if r["faixa_dias"] == d) for d in (30, 60, 90)}
     context.log.info(f"contratos_a_vencer: {len(report.rows)} contracts -> {report.path}")
     return dg.MaterializeResult(

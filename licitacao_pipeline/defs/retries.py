@@ -12,19 +12,20 @@ asks Dagster to retry it at once. Two Dagster behaviours make this necessary:
 """
 
 import contextlib
-import os
 import time
 
 import dagster as dg
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from licitacao_pipeline import settings
 from licitacao_pipeline.comprasnet.errors import ComprasNetError
 
 
 def retry_policy() -> dg.RetryPolicy:
+    conf = settings.load()
     return dg.RetryPolicy(
-        max_retries=int(os.environ.get("LICITACAO_STEP_RETRIES", "3")),
-        delay=float(os.environ.get("LICITACAO_STEP_RETRY_DELAY_SECONDS", "120")),
+        max_retries=conf.step_retries,
+        delay=conf.step_retry_delay_s,
         backoff=dg.Backoff.EXPONENTIAL,
         jitter=dg.Jitter.PLUS_MINUS,
     )

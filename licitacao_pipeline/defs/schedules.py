@@ -14,19 +14,12 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from licitacao_pipeline.config import (
-    TIMEZONE,
-    Uasg,
-    load_full_sync_at,
-    load_full_sync_per_night,
-    load_slot_minutes,
-    load_window,
-    schedule_times,
-    uasg_label,
-)
+from licitacao_pipeline import settings
 from licitacao_pipeline.defs.jobs import TIPO_TAG, sincronizacao_completa, sincronizar_contratos
 from licitacao_pipeline.defs.limpeza import limpeza
 from licitacao_pipeline.defs.partitions import UASGS
+from licitacao_pipeline.relogio import TIMEZONE
+from licitacao_pipeline.uasgs import Uasg, schedule_times, uasg_label
 
 ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
@@ -282,13 +275,14 @@ def build_schedules(
     per_night: int | None = None,
 ) -> list[dg.ScheduleDefinition]:
     """The code location's schedules; arguments default to the loaded configuration."""
+    conf = settings.load()
     uasgs = UASGS if uasgs is None else tuple(uasgs)
     return [
         daytime_schedule(
             uasgs,
-            window or load_window(),
-            slot_minutes or load_slot_minutes(),
+            window or conf.window(),
+            slot_minutes or conf.slot_minutes(),
         ),
-        full_sync_schedule(uasgs, per_night or load_full_sync_per_night(), load_full_sync_at()),
+        full_sync_schedule(uasgs, per_night or conf.full_sync_per_night(), conf.full_sync_at()),
         limpeza_diaria,
     ]

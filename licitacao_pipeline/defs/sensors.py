@@ -1,10 +1,9 @@
 """Sensors: tabs follow a listing materialized alone, failure alerts, alert retries."""
 
-import os
-
 import dagster as dg
 import sqlalchemy as sa
 
+from licitacao_pipeline import settings
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.abas import ABA_KEYS
 from licitacao_pipeline.defs.jobs import TIPO_TAG, sincronizar_contratos
@@ -93,7 +92,7 @@ def _error_chain(error) -> list[str]:
 
 
 def _webhook_url() -> str | None:
-    return os.environ.get("ALERT_WEBHOOK_URL") or None
+    return settings.load().alert_webhook_url
 
 
 @dg.run_failure_sensor(

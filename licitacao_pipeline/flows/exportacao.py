@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.comprasnet.abas import ABAS
-from licitacao_pipeline.config import TIMEZONE
 from licitacao_pipeline.files.cells import Style, thousands
 from licitacao_pipeline.files.paths import UnsafePathError, inside, plain_name
 from licitacao_pipeline.flows import exportacao_formatos as formatos
+from licitacao_pipeline.relogio import TIMEZONE
 from licitacao_pipeline.warehouse import exportacao as sql
 
 FORMATS = ("csv", "json", "ndjson", "xml", "pdf")

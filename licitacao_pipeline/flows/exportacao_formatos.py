@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from licitacao_pipeline.config import TIMEZONE
 from licitacao_pipeline.files.atomic import atomic_path, atomic_text
 from licitacao_pipeline.files.cells import brl, day, plain, thousands
 from licitacao_pipeline.files.csv_writer import CsvWriter
 from licitacao_pipeline.files.json_writer import JsonWriter
 from licitacao_pipeline.files.pdf_writer import Column, PdfTable
 from licitacao_pipeline.files.xml_writer import XmlWriter
+from licitacao_pipeline.relogio import TIMEZONE
 from licitacao_pipeline.warehouse import exportacao as sql
 
 if TYPE_CHECKING:

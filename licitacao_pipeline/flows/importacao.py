@@ -35,7 +35,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from licitacao_pipeline.config import TIMEZONE
 from licitacao_pipeline.files.atomic import atomic_text
 from licitacao_pipeline.files.cells import safe_text, unneutralize
 from licitacao_pipeline.files.paths import inside
@@ -47,6 +46,7 @@ from licitacao_pipeline.flows.importacao_arquivo import (  # noqa: F401 (source_
     open_source,
     source_path,
 )
+from licitacao_pipeline.relogio import TIMEZONE
 from licitacao_pipeline.warehouse import acompanhamento as sql
 from licitacao_pipeline.warehouse.tables import PRIORIDADES
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from licitacao_pipeline.config import export_dir
 from licitacao_pipeline.warehouse import alertas, portal, rejects
 
 
-def delete_old_exports(cutoff: datetime, dry_run: bool) -> tuple[int, int]:
-    """Files of the export directory older than ``cutoff``: (count, bytes)."""
-    root = export_dir()
+def delete_old_exports(root: Path, cutoff: datetime, dry_run: bool) -> tuple[int, int]:
+    """Files of the export directory ``root`` older than ``cutoff``: (count, bytes)."""
     if not root.exists():
         return 0, 0
     count = size = 0

