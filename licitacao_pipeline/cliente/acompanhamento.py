@@ -13,7 +13,6 @@ from typing import Any
 from dagster import DagsterRunStatus
 
 from licitacao_pipeline.cliente.orquestracao import (
-    UNIDADE_TAG,
     Evento,
     Execucao,
     OrquestracaoError,
@@ -21,6 +20,7 @@ from licitacao_pipeline.cliente.orquestracao import (
 )
 from licitacao_pipeline.flows import contratos
 from licitacao_pipeline.flows.abas import AbaTotals
+from licitacao_pipeline.names import TIPO_TAG, UNIDADE_TAG
 
 # Metadata keys shown as counts, in this order: ``contratos``, then the tabs.
 CONTAGENS = (
@@ -151,7 +151,7 @@ class Acompanhamento:
         took = ""
         if run.iniciado and ex.start_time and ex.end_time:
             took = f" in {ex.end_time - ex.start_time:.1f}s"
-        tipo = f" [{ex.tags['licitacao/tipo']}]" if ex.tags.get("licitacao/tipo") else ""
+        tipo = f" [{ex.tags[TIPO_TAG]}]" if ex.tags.get(TIPO_TAG) else ""
         lines = [f"{rotulo}: {ex.status.value}{took}{tipo}  {self.orq.run_url(run.run_id)}"]
         if espera := self._espera(run):
             lines.append(f"  {espera}")

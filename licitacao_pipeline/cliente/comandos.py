@@ -8,6 +8,7 @@ import argparse
 import sys
 from typing import Any
 
+from licitacao_pipeline import names
 from licitacao_pipeline.comprasnet.abas import ABAS
 
 
@@ -171,9 +172,9 @@ def export(args: argparse.Namespace) -> int:
         config["vigente_em"] = args.vigente_em
     if args.nome_arquivo:
         config["nome_arquivo"] = args.nome_arquivo
-    return _run_job(args, "exportar_contratos", "exportar", config, "exportacao")
+    return _run_job(args, names.JOB_EXPORTAR, names.OP_EXPORTAR, config, "exportacao")
 
 
 def importar(args: argparse.Namespace) -> int:
     config = {"path": args.path, "encoding": args.encoding, "delimiter": args.delimiter}
-    return _run_job(args, "importar_acompanhamento", "importar", config, "importacao")
+    return _run_job(args, names.JOB_IMPORTAR, names.OP_IMPORTAR, config, "importacao")

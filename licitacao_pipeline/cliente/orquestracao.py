@@ -27,17 +27,20 @@ from requests.auth import HTTPBasicAuth
 
 from licitacao_pipeline import settings
 from licitacao_pipeline.comprasnet.abas import ABAS
+from licitacao_pipeline.names import (
+    CONTRATO_TAG,
+    JOB_COMPLETA,
+    JOB_CONTRATO,
+    JOB_SINCRONIZAR,
+    LOCATION,
+    OP_CONTRATO,
+    ORIGEM_TAG,
+    PARTITION_TAG,
+    REPOSITORY,
+    UNIDADE_TAG,
+)
 
 DEFAULT_URL = "http://localhost:3000"
-LOCATION = "licitacao_pipeline"  # [tool.dagster] code_location_name, workspace.yaml
-REPOSITORY = "__repository__"  # the repository a Definitions object becomes
-JOB_UASG = "sincronizar_contratos"
-JOB_UASG_COMPLETA = "sincronizacao_completa"
-JOB_CONTRATO = "sincronizar_contrato"
-OP_CONTRATO = "sincronizar_abas_do_contrato"
-PARTITION_TAG = "dagster/partition"
-UNIDADE_TAG = "licitacao/unidade"
-ORIGEM_TAG = "licitacao/origem"
 FINISHED = frozenset(
     {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 )
@@ -342,7 +345,7 @@ class Orquestrador:
         ``completa``, job ``sincronizacao_completa``: every tab of every contract. Raises
         ``ParticaoDesconhecida`` for a UASG the deployment does not sync.
         """
-        job = JOB_UASG_COMPLETA if completa else JOB_UASG
+        job = JOB_COMPLETA if completa else JOB_SINCRONIZAR
         return self._submit(job, uasg, {}, self._tags(uasg, nome, origem))
 
     def submit_contrato(
@@ -362,7 +365,7 @@ class Orquestrador:
             raise OrquestracaoError(f"unknown tab(s) {wrong}: use {', '.join(ABAS)}")
         op_config = {"contrato_id": contrato_id, "abas": list(abas)}
         config = {"ops": {OP_CONTRATO: {"config": op_config}}}
-        tags = {**self._tags(uasg, nome, origem), "licitacao/contrato": str(contrato_id)}
+        tags = {**self._tags(uasg, nome, origem), CONTRATO_TAG: str(contrato_id)}
         return self._submit(JOB_CONTRATO, uasg, config, tags)
 
     def submit_job(self, job: str, run_config: Mapping[str, Any], *, origem: str = "cli") -> str:
@@ -440,7 +443,7 @@ class Orquestrador:
         )
 
     # -- reading runs ----------------------------------------------------------------------------
-    def partitions(self, job: str = JOB_UASG) -> list[str]:
+    def partitions(self, job: str = JOB_SINCRONIZAR) -> list[str]:
         """The UASG partitions the deployment knows. The webserver accepts a run for any key and
         the run fails late, so every submit checks first."""
         selector = {

@@ -11,6 +11,7 @@ import time
 
 import dagster as dg
 
+from licitacao_pipeline import names
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.contratos import contratos, tag_unidade, textos_metadata
 from licitacao_pipeline.defs.parada import parada_com_resumo
@@ -24,9 +25,8 @@ from licitacao_pipeline.warehouse import abas as sql
 from licitacao_pipeline.warehouse.contratos import count_active
 from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
 
-ABA_KEYS = {aba: dg.AssetKey(f"contratos_{aba}") for aba in ABAS}
-MAX_RUNTIME_TAG = "dagster/max_runtime"
-JOB_COMPLETA = "sincronizacao_completa"  # its every run takes every tab
+ABA_KEYS = {aba: dg.AssetKey(names.aba_asset(aba)) for aba in ABAS}
+CONTRATOS_KEY = dg.AssetKey(names.CONTRATOS)
 
 
 class AbasConfig(dg.Config):
@@ -60,7 +60,7 @@ def deadline(context: dg.AssetExecutionContext, max_minutos: float | None) -> fl
     limits = []
     if max_minutos is not None:
         limits.append(max_minutos * 60)
-    max_runtime = context.run.tags.get(MAX_RUNTIME_TAG)
+    max_runtime = context.run.tags.get(names.MAX_RUNTIME_TAG)
     record = context.instance.get_run_record_by_id(context.run.run_id)
     if max_runtime and record and record.start_time:
         elapsed = time.time() - record.start_time
@@ -74,7 +74,7 @@ def deadline(context: dg.AssetExecutionContext, max_minutos: float | None) -> fl
         dg.AssetSpec(
             key,
             deps=[contratos],
-            group_name="contratos",
+            group_name=names.GROUP_CONTRATOS,
             kinds={"postgres", "python"},
             description=f"The '{aba}' tab of every contract of the UASG, one row per record.",
         )
@@ -91,8 +91,8 @@ def deadline(context: dg.AssetExecutionContext, max_minutos: float | None) -> fl
     ],
     partitions_def=uasg_partitions,
     can_subset=True,
-    pool="comprasnet",
-    name="contratos_abas",
+    pool=names.POOL_COMPRASNET,
+    name=names.OP_ABAS,
 )
 def contratos_abas(
     context: dg.AssetExecutionContext,
@@ -106,7 +106,7 @@ def contratos_abas(
     client = comprasnet.client
     abas = [aba for aba, key in ABA_KEYS.items() if key in context.selected_asset_keys]
     limites = Limites(config.max_contratos, deadline(context, config.max_minutos))
-    completa = config.completa or context.job_name == JOB_COMPLETA
+    completa = config.completa or context.job_name == names.JOB_COMPLETA
     window = {"validade_horas": config.validade_horas, "completa": completa}
     result = AbasResult.para(abas)
     rotulo = uasg

@@ -9,6 +9,7 @@ import time
 
 import dagster as dg
 
+from licitacao_pipeline import names
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.abas import ABA_KEYS
 from licitacao_pipeline.defs.contratos import tag_unidade, textos_metadata
@@ -30,7 +31,11 @@ class SincronizarContratoConfig(dg.Config):
     """As in ``contratos``: a contract whose vigência ended longer ago is not tracked."""
 
 
-@dg.op(pool="comprasnet", description="Fetch one contract fresh and refresh only the chosen tabs.")
+@dg.op(
+    name=names.OP_CONTRATO,
+    pool=names.POOL_COMPRASNET,
+    description="Fetch one contract fresh and refresh only the chosen tabs.",
+)
 def sincronizar_abas_do_contrato(
     context: dg.OpExecutionContext,
     config: SincronizarContratoConfig,
@@ -111,8 +116,9 @@ def sincronizar_abas_do_contrato(
 
 
 @dg.job(
+    name=names.JOB_CONTRATO,
     partitions_def=uasg_partitions,
-    tags={"dagster/priority": "10", "dagster/max_runtime": "900", "licitacao/tipo": "sob_demanda"},
+    tags=names.run_tags("contrato"),
     description="On-demand refresh of one contract's tabs. Pick the contract's UASG as partition.",
 )
 def sincronizar_contrato():

@@ -9,6 +9,7 @@ import time
 
 import dagster as dg
 
+from licitacao_pipeline import names
 from licitacao_pipeline.defs.metadados import markdown_table
 from licitacao_pipeline.defs.parada import parada_com_resumo
 from licitacao_pipeline.defs.partitions import uasg_partitions
@@ -27,7 +28,6 @@ CHECKS = {
     "vigencia_coerente": "vigencia_fim is not before vigencia_inicio.",
     "taxa_rejeicao": "No listing record was rejected as malformed (ratio in metadata).",
 }
-UNIDADE_TAG = "licitacao/unidade"
 
 
 class ContratosConfig(dg.Config):
@@ -70,8 +70,8 @@ def tag_unidade(context, nome: str | None) -> None:
     """Show the UASG's name on the run (Runs page, run header) once it is known (capped: the
     name comes from the API, and the warehouse keeps it whole)."""
     nome = curto(nome) if nome else None
-    if nome and context.run.tags.get(UNIDADE_TAG) != nome:
-        context.instance.add_run_tags(context.run.run_id, {UNIDADE_TAG: nome})
+    if nome and context.run.tags.get(names.UNIDADE_TAG) != nome:
+        context.instance.add_run_tags(context.run.run_id, {names.UNIDADE_TAG: nome})
 
 
 def textos_metadata(context, client, kind: str) -> dict:
@@ -89,11 +89,13 @@ def textos_metadata(context, client, kind: str) -> dict:
 
 @dg.asset(
     partitions_def=uasg_partitions,
-    group_name="contratos",
+    group_name=names.GROUP_CONTRATOS,
     kinds={"postgres", "python"},
-    pool="comprasnet",
+    pool=names.POOL_COMPRASNET,
     check_specs=[
-        dg.AssetCheckSpec(name, asset="contratos", description=desc, partitions_def=uasg_partitions)
+        dg.AssetCheckSpec(
+            name, asset=names.CONTRATOS, description=desc, partitions_def=uasg_partitions
+        )
         for name, desc in CHECKS.items()
     ],
     description="One UASG's contracts (active and inactive listings), one row per contract.",
@@ -166,7 +168,7 @@ def contratos(
             "contratos_alterados": result.alteracoes.contratos_alterados,
             "alteracoes_registradas": result.alteracoes.eventos,
             "alteracoes": tabela_alteracoes(result.alteracoes.primeiras),
-            **textos_metadata(context, client, "contratos"),
+            **textos_metadata(context, client, names.CONTRATOS),
         }
     )
     yield dg.AssetCheckResult(

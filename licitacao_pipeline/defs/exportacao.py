@@ -11,13 +11,11 @@ from typing import Literal
 
 import dagster as dg
 
-from licitacao_pipeline import settings
+from licitacao_pipeline import names, settings
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
 from licitacao_pipeline.flows import exportacao
 from licitacao_pipeline.flows.exportacao import ExportConfigError, ExportTooLargeError
-
-TAGS = {"licitacao/tipo": "exportacao", "dagster/priority": "5", "dagster/max_runtime": "3600"}
 
 
 class ExportacaoConfig(dg.Config):
@@ -62,7 +60,10 @@ class _Progress:
             self.next = (done / total if total else 1) + 0.1
 
 
-@dg.op(description="Write the contracts matching the filters to a file in the export directory.")
+@dg.op(
+    name=names.OP_EXPORTAR,
+    description="Write the contracts matching the filters to a file in the export directory.",
+)
 def exportar(
     context: dg.OpExecutionContext, config: ExportacaoConfig, warehouse: WarehouseResource
 ) -> dg.Output:
@@ -102,7 +103,8 @@ def exportar(
 
 
 @dg.job(
-    tags=TAGS,
+    name=names.JOB_EXPORTAR,
+    tags=names.run_tags("exportacao"),
     description=(
         "Export contracts with their follow-up (gestor, fiscal, prioridade, observação, "
         "alertar_em) as CSV, JSON, NDJSON, XML or PDF into the export directory, filtered by "

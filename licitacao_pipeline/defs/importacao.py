@@ -11,14 +11,12 @@ from typing import Literal
 
 import dagster as dg
 
-from licitacao_pipeline import settings
+from licitacao_pipeline import names, settings
 from licitacao_pipeline.defs.portal import markdown_table
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
 from licitacao_pipeline.flows import importacao
 from licitacao_pipeline.flows.importacao import ImportConfigError, ImportFileError
-
-TAGS = {"licitacao/tipo": "importacao", "dagster/priority": "5", "dagster/max_runtime": "1800"}
 
 
 class ImportacaoConfig(dg.Config):
@@ -31,7 +29,10 @@ class ImportacaoConfig(dg.Config):
     """The column separator."""
 
 
-@dg.op(description="Validate a follow-up CSV row by row and upsert the valid rows.")
+@dg.op(
+    name=names.OP_IMPORTAR,
+    description="Validate a follow-up CSV row by row and upsert the valid rows.",
+)
 def importar(
     context: dg.OpExecutionContext, config: ImportacaoConfig, warehouse: WarehouseResource
 ) -> dg.Output:
@@ -82,7 +83,8 @@ def importar(
 
 
 @dg.job(
-    tags=TAGS,
+    name=names.JOB_IMPORTAR,
+    tags=names.run_tags("importacao"),
     description=(
         "Import a UASG's contract follow-up CSV (gestor, fiscal, prioridade, observação, "
         "alertar_em) from the import directory into `acompanhamento`: every row validated, the "

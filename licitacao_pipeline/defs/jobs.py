@@ -8,16 +8,13 @@ that follow a listing materialized alone).
 
 import dagster as dg
 
-from licitacao_pipeline.defs.abas import ABA_KEYS, JOB_COMPLETA
-
-TIPO_TAG = "licitacao/tipo"
-TAGS_SOB_DEMANDA = {"dagster/priority": "0", "dagster/max_runtime": "3600", TIPO_TAG: "sob_demanda"}
-TAGS_COMPLETA = {"dagster/priority": "-10", "dagster/max_runtime": "14400", TIPO_TAG: "completa"}
+from licitacao_pipeline import names
+from licitacao_pipeline.defs.abas import ABA_KEYS, CONTRATOS_KEY
 
 sincronizar_contratos = dg.define_asset_job(
-    "sincronizar_contratos",
-    selection=dg.AssetSelection.assets("contratos", *ABA_KEYS.values()),
-    tags=TAGS_SOB_DEMANDA,
+    names.JOB_SINCRONIZAR,
+    selection=dg.AssetSelection.assets(CONTRATOS_KEY, *ABA_KEYS.values()),
+    tags=names.run_tags("sob_demanda"),
     description=(
         "Sync of one UASG in one run: the listing, then the tabs that are due (new, changed or "
         "older than 24 h), oldest first, within the run's budget."
@@ -25,12 +22,12 @@ sincronizar_contratos = dg.define_asset_job(
 )
 
 sincronizacao_completa = dg.define_asset_job(
-    JOB_COMPLETA,
-    selection=dg.AssetSelection.assets("contratos", *ABA_KEYS.values()),
-    tags=TAGS_COMPLETA,
+    names.JOB_COMPLETA,
+    selection=dg.AssetSelection.assets(CONTRATOS_KEY, *ABA_KEYS.values()),
+    tags=names.run_tags("completa"),
     # What the Launchpad shows; every run of this job takes every tab anyway (the tab asset
     # looks at the job's name), also one launched through GraphQL with an empty config, which
     # gets no job config defaults.
-    config={"ops": {"contratos_abas": {"config": {"completa": True}}}},
+    config={"ops": {names.OP_ABAS: {"config": {"completa": True}}}},
     description="Full sync of one UASG: listing and every tab of every contract.",
 )

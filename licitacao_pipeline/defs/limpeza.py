@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from licitacao_pipeline import settings
+from licitacao_pipeline import names, settings
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.flows.limpeza import delete_old_exports, purge_warehouse
 
@@ -68,7 +68,7 @@ def limpar_registros_antigos(
     )
 
 
-@dg.job(tags={"dagster/priority": "-20", "licitacao/tipo": "manutencao"})
+@dg.job(name=names.JOB_LIMPEZA, tags=names.run_tags("manutencao"))
 def limpeza():
     """Remove old runs, their logs, old export files, rejected records and alerts."""
     limpar_registros_antigos()

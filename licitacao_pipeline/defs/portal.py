@@ -12,7 +12,7 @@ from typing import Any
 
 import dagster as dg
 
-from licitacao_pipeline import settings
+from licitacao_pipeline import names, settings
 from licitacao_pipeline.defs.abas import ABA_KEYS
 from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.defs.metadados import markdown_table
@@ -23,10 +23,10 @@ from licitacao_pipeline.flows import portal
 from licitacao_pipeline.relogio import TIMEZONE, local_today
 from licitacao_pipeline.warehouse.engine import database_url
 
-GROUP = "portal"
-CONTRATOS = dg.AssetKey("contratos")
+GROUP = names.GROUP_PORTAL
+CONTRATOS = dg.AssetKey(names.CONTRATOS)
 UPSTREAM = [contratos, *ABA_KEYS.values()]
-RUN_TAGS = {"dagster/priority": "5", "dagster/max_runtime": "1800", "licitacao/tipo": "portal"}
+RUN_TAGS = names.run_tags("portal")
 PREVIEW_ROWS = 10
 RUNNING = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 NEVER = datetime.min.replace(tzinfo=UTC)
@@ -344,7 +344,8 @@ def warehouse_acessivel(
 
 
 @dg.job(
-    tags={"dagster/priority": "5", "dagster/max_runtime": "120", "licitacao/tipo": "saude"},
+    name=names.JOB_SAUDE,
+    tags=names.run_tags("saude"),
     description=(
         "Health check (seed 001's `health_check`): ComprasNet and the warehouse answer in time. "
         "Either failing fails the run, so `alerta_falhas` records and posts the alert."

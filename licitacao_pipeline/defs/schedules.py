@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from licitacao_pipeline import settings
-from licitacao_pipeline.defs.jobs import TIPO_TAG, sincronizacao_completa, sincronizar_contratos
+from licitacao_pipeline import names, settings
+from licitacao_pipeline.defs.abas import CONTRATOS_KEY
+from licitacao_pipeline.defs.jobs import sincronizacao_completa, sincronizar_contratos
 from licitacao_pipeline.defs.limpeza import limpeza
 from licitacao_pipeline.defs.partitions import UASGS
 from licitacao_pipeline.relogio import TIMEZONE
@@ -28,8 +29,6 @@ ACTIVE = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
-PARTITION_TAG = "dagster/partition"
-CONTRATOS = dg.AssetKey("contratos")
 _DESCRIPTION_LIST_MAX = 10
 
 Slot = tuple[int, int]  # local (hour, minute)
@@ -42,11 +41,13 @@ def active_runs(
     if not codes:
         return {}
     records = instance.get_run_records(
-        filters=dg.RunsFilter(statuses=ACTIVE, tags={PARTITION_TAG: list(codes)}, job_name=job_name)
+        filters=dg.RunsFilter(
+            statuses=ACTIVE, tags={names.PARTITION_TAG: list(codes)}, job_name=job_name
+        )
     )
     by_code: dict[str, list[dg.DagsterRun]] = defaultdict(list)
     for record in records:
-        by_code[record.dagster_run.tags[PARTITION_TAG]].append(record.dagster_run)
+        by_code[record.dagster_run.tags[names.PARTITION_TAG]].append(record.dagster_run)
     return by_code
 
 
@@ -62,7 +63,7 @@ def refreshes_listing(run: dg.DagsterRun) -> bool:
     return (
         run.job_name != sincronizacao_completa.name
         and run.asset_selection is not None
-        and CONTRATOS in run.asset_selection
+        and CONTRATOS_KEY in run.asset_selection
     )
 
 
@@ -76,9 +77,9 @@ def _local(when: datetime | None) -> datetime:
 
 
 def _tags(uasg: Uasg) -> dict[str, str]:
-    tags = {"licitacao/uasg": uasg.codigo}
+    tags = {names.UASG_TAG: uasg.codigo}
     if uasg.nome:
-        tags["licitacao/unidade"] = uasg.nome
+        tags[names.UNIDADE_TAG] = uasg.nome
     return tags
 
 
@@ -186,7 +187,7 @@ def daytime_schedule(
                 dg.RunRequest(
                     partition_key=codigo,
                     run_key=f"contratos-{codigo}-{when:%Y%m%d%H%M}",
-                    tags={**_tags(uasg), TIPO_TAG: "agendada"},
+                    tags={**_tags(uasg), **names.run_tags("agendada")},
                 )
             )
         return _skip_or(requests, f"{when:%H:%M} slot", skipped)
@@ -249,7 +250,7 @@ def full_sync_schedule(
                 dg.RunRequest(
                     partition_key=uasg.codigo,
                     run_key=f"completa-{uasg.codigo}-{when:%Y%m%d}",
-                    tags={**_tags(uasg), "licitacao/rodizio": f"{night + 1}/{nights}"},
+                    tags={**_tags(uasg), names.RODIZIO_TAG: f"{night + 1}/{nights}"},
                 )
             )
         return _skip_or(requests, f"full sync night {night + 1}/{nights}", skipped)

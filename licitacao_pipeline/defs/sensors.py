@@ -3,10 +3,10 @@
 import dagster as dg
 import sqlalchemy as sa
 
-from licitacao_pipeline import settings
+from licitacao_pipeline import names, settings
 from licitacao_pipeline.comprasnet.abas import ABAS
-from licitacao_pipeline.defs.abas import ABA_KEYS
-from licitacao_pipeline.defs.jobs import TIPO_TAG, sincronizar_contratos
+from licitacao_pipeline.defs.abas import ABA_KEYS, CONTRATOS_KEY
+from licitacao_pipeline.defs.jobs import sincronizar_contratos
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.flows import alertas
 from licitacao_pipeline.warehouse.abas import due_counts, now
@@ -16,7 +16,6 @@ from licitacao_pipeline.warehouse.abas import due_counts, now
 FAILURE_DELIVERY_BUDGET_S = 10.0
 PENDING_DELIVERY_BUDGET_S = 30.0
 
-CONTRATOS = dg.AssetKey("contratos")
 TABS_SENSOR_INTERVAL_S = 5  # the tabs start within seconds of the listing's success
 _ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
@@ -32,13 +31,13 @@ def listing_alone(instance: dg.DagsterInstance, run_id: str) -> bool:
         run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=50
     ).records
     keys = {r.event_log_entry.dagster_event.asset_key for r in records}
-    return CONTRATOS in keys and not keys & set(ABA_KEYS.values())
+    return CONTRATOS_KEY in keys and not keys & set(ABA_KEYS.values())
 
 
 def _tabs_queued(instance: dg.DagsterInstance, uasg: str) -> dg.DagsterRun | None:
     """A queued or running run of the UASG that does its tabs."""
     records = instance.get_run_records(
-        filters=dg.RunsFilter(statuses=_ACTIVE, tags={"dagster/partition": uasg})
+        filters=dg.RunsFilter(statuses=_ACTIVE, tags={names.PARTITION_TAG: uasg})
     )
     tabs = set(ABA_KEYS.values())
     for record in records:
@@ -62,7 +61,7 @@ def _tabs_queued(instance: dg.DagsterInstance, uasg: str) -> dg.DagsterRun | Non
 )
 def abas_seguem_contratos(context: dg.RunStatusSensorContext, warehouse: WarehouseResource):
     run = context.dagster_run
-    uasg = run.tags.get("dagster/partition")
+    uasg = run.tags.get(names.PARTITION_TAG)
     if not uasg or not listing_alone(context.instance, run.run_id):
         return dg.SkipReason(f"run {run.run_id}: not a listing materialized alone")
     if busy := _tabs_queued(context.instance, uasg):
@@ -78,7 +77,7 @@ def abas_seguem_contratos(context: dg.RunStatusSensorContext, warehouse: Warehou
         run_key=f"abas-{run.run_id}",
         partition_key=uasg,
         asset_selection=list(ABA_KEYS.values()),
-        tags={TIPO_TAG: "automatica", "licitacao/apos": run.run_id},
+        tags={**names.run_tags("automatica"), names.APOS_TAG: run.run_id},
     )
 
 
@@ -113,7 +112,7 @@ def alerta_falhas(context: dg.RunFailureSensorContext, warehouse: WarehouseResou
     alerta = alertas.Alerta(
         run_id=run.run_id,
         job_name=run.job_name,
-        uasg=run.tags.get("dagster/partition"),
+        uasg=run.tags.get(names.PARTITION_TAG),
         message=("\n".join(messages) or context.failure_event.message or "run failed")[:4000],
         failed_steps=steps,
     )
