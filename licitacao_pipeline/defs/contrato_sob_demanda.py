@@ -16,7 +16,7 @@ from licitacao_pipeline.defs.contratos import tag_unidade, textos_metadata
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
-from licitacao_pipeline.flows.contrato import ContratoRecusado, sync_contrato
+from licitacao_pipeline.flows.contrato import sync_contrato
 from licitacao_pipeline.flows.contratos import Janela
 from licitacao_pipeline.relogio import local_today
 from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
@@ -54,19 +54,16 @@ def sincronizar_abas_do_contrato(
     client, engine = comprasnet.client, warehouse.get_engine()
     with transient_only(context):
         tag_unidade(context, nome_da_unidade(engine, uasg))
-        try:
-            result = sync_contrato(
-                client,
-                engine,
-                cid,
-                uasg,
-                abas,
-                janela=Janela(local_today(), config.vigencia_janela_dias),
-                run_id=context.run.run_id,
-                logger=context.log,
-            )
-        except ContratoRecusado as exc:
-            raise dg.Failure(str(exc), allow_retries=False) from exc
+        result = sync_contrato(
+            client,
+            engine,
+            cid,
+            uasg,
+            abas,
+            janela=Janela(local_today(), config.vigencia_janela_dias),
+            run_id=context.run.run_id,
+            logger=context.log,
+        )
     stats = client.stats.snapshot()
     for aba in abas:
         t = result.abas.totals[aba]

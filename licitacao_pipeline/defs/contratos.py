@@ -15,7 +15,7 @@ from licitacao_pipeline.defs.parada import parada_com_resumo
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
-from licitacao_pipeline.flows.contratos import Janela, SyncAborted, sync_contratos
+from licitacao_pipeline.flows.contratos import Janela, sync_contratos
 from licitacao_pipeline.relogio import local_today
 from licitacao_pipeline.textos import curto
 from licitacao_pipeline.uasgs import uasg_label
@@ -122,18 +122,15 @@ def contratos(
         for listing, kind in zip(listings, ("active", "inactive"), strict=True):
             stack.callback(listing.close)
             context.log.info(f"uasg {uasg}: {kind} listing has {listing.count} records")
-        try:
-            result = sync_contratos(
-                engine,
-                uasg,
-                (record for listing in listings for record in listing),
-                janela=Janela(local_today(), config.vigencia_janela_dias),
-                max_taxa_rejeicao=config.max_taxa_rejeicao,
-                max_taxa_remocao=config.max_taxa_remocao,
-                run_id=context.run.run_id,
-            )
-        except SyncAborted as exc:
-            raise dg.Failure(str(exc), allow_retries=False) from exc
+        result = sync_contratos(
+            engine,
+            uasg,
+            (record for listing in listings for record in listing),
+            janela=Janela(local_today(), config.vigencia_janela_dias),
+            max_taxa_rejeicao=config.max_taxa_rejeicao,
+            max_taxa_remocao=config.max_taxa_remocao,
+            run_id=context.run.run_id,
+        )
         gravado.append(True)
         with engine.connect() as conn:
             bad = {n: offending_ids(conn, n, uasg) for n in CHECKS if n != "taxa_rejeicao"}

@@ -6,7 +6,6 @@ result (``path``, ``rows``, ``bytes``, ``duracao_s``, ``filtros``).
 Thin: the work is in ``flows.exportacao``.
 """
 
-from datetime import UTC, datetime
 from typing import Literal
 
 import dagster as dg
@@ -15,7 +14,6 @@ from licitacao_pipeline import names, settings
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
 from licitacao_pipeline.flows import exportacao
-from licitacao_pipeline.flows.exportacao import ExportConfigError, ExportTooLargeError
 
 
 class ExportacaoConfig(dg.Config):
@@ -67,25 +65,14 @@ class _Progress:
 def exportar(
     context: dg.OpExecutionContext, config: ExportacaoConfig, warehouse: WarehouseResource
 ) -> dg.Output:
-    opts, directory = options(config), settings.load().export_dir
-    try:  # before any work: no connection, no file
-        request = exportacao.validate(opts)
-        exportacao.targets(directory, request, datetime.now(UTC), context.run_id)
-    except ExportConfigError as exc:
-        raise dg.Failure(
-            description=f"invalid config: {exc}", metadata={"campo": exc.field}, allow_retries=False
-        ) from None
-    with transient_only(context):
-        try:
-            result = exportacao.export(
-                warehouse.get_engine(),
-                opts,
-                directory,
-                run_id=context.run_id,
-                progress=_Progress(context),
-            )
-        except ExportTooLargeError as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from None
+    with transient_only(context):  # a refused option fails before any connection or file
+        result = exportacao.export(
+            warehouse.get_engine,
+            options(config),
+            settings.load().export_dir,
+            run_id=context.run_id,
+            progress=_Progress(context),
+        )
     context.log.info(f"{result.rows:,} contracts -> {result.path} ({result.bytes:,} bytes)")
     metadata = {
         "path": dg.MetadataValue.path(str(result.path)),

@@ -16,7 +16,6 @@ from licitacao_pipeline.defs.portal import markdown_table
 from licitacao_pipeline.defs.resources import WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
 from licitacao_pipeline.flows import importacao
-from licitacao_pipeline.flows.importacao import ImportConfigError, ImportFileError
 
 
 class ImportacaoConfig(dg.Config):
@@ -37,26 +36,16 @@ def importar(
     context: dg.OpExecutionContext, config: ImportacaoConfig, warehouse: WarehouseResource
 ) -> dg.Output:
     opts = importacao.ImportOptions(config.path, config.encoding, config.delimiter)
-    try:  # before any work: nothing read
-        importacao.source_path(settings.load().import_dir, opts.path)
-    except ImportConfigError as exc:
-        raise dg.Failure(
-            description=f"invalid config: {exc}", metadata={"campo": exc.field}, allow_retries=False
-        ) from None
-    with transient_only(context):
-        try:
-            result = importacao.import_file(
-                warehouse.get_engine(),
-                opts,
-                import_root=settings.load().import_dir,
-                export_root=settings.load().export_dir,
-                run_id=context.run_id,
-                now=datetime.now(UTC),
-            )
-        except (ImportConfigError, ImportFileError) as exc:
-            raise dg.Failure(
-                description=f"file refused, nothing changed: {exc}", allow_retries=False
-            ) from None
+    conf = settings.load()
+    with transient_only(context):  # a refused path or file fails before any change
+        result = importacao.import_file(
+            warehouse.get_engine,
+            opts,
+            import_root=conf.import_dir,
+            export_root=conf.export_dir,
+            run_id=context.run_id,
+            now=datetime.now(UTC),
+        )
     log = context.log.warning if result.rejected else context.log.info
     log(
         f"{result.source.name}: {result.total} rows, {result.accepted} accepted, "

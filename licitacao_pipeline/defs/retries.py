@@ -19,6 +19,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from licitacao_pipeline import settings
 from licitacao_pipeline.comprasnet.errors import ComprasNetError
+from licitacao_pipeline.errors import Recusado
 
 
 def retry_policy() -> dg.RetryPolicy:
@@ -46,6 +47,10 @@ def transient_only(context: dg.OpExecutionContext | dg.AssetExecutionContext):
         yield
     except (dg.Failure, dg.RetryRequested):
         raise
+    except Recusado as exc:  # refused on purpose: its own message, no retry
+        raise dg.Failure(
+            description=exc.descricao, metadata=exc.metadata, allow_retries=False
+        ) from None
     except Exception as exc:
         if not is_transient(exc):
             raise dg.Failure(

@@ -14,6 +14,7 @@ from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.comprasnet.errors import ComprasNetNotFound
 from licitacao_pipeline.comprasnet.json_stream import Unreadable
 from licitacao_pipeline.comprasnet.parsing import RecordError, parse_contrato, uasg_of
+from licitacao_pipeline.errors import Recusado
 from licitacao_pipeline.flows.abas import AbasResult, sync_abas
 from licitacao_pipeline.flows.contratos import Janela
 from licitacao_pipeline.warehouse import alteracoes
@@ -22,7 +23,7 @@ from licitacao_pipeline.warehouse import contratos as sql
 log = logging.getLogger(__name__)
 
 
-class ContratoRecusado(Exception):
+class ContratoRecusado(Recusado):
     """The contract cannot be refreshed as asked (unknown, malformed, other UASG, not tracked);
     trying again will not help."""
 

@@ -40,6 +40,7 @@ from licitacao_pipeline.comprasnet.parsing import (
     unidade_of,
     within_vigencia,
 )
+from licitacao_pipeline.errors import Recusado
 from licitacao_pipeline.textos import curto
 from licitacao_pipeline.warehouse import alteracoes
 from licitacao_pipeline.warehouse import contratos as sql
@@ -62,7 +63,7 @@ CONTAGENS = (
 )
 
 
-class SyncAborted(Exception):
+class SyncAborted(Recusado):
     """The partition's data was not committed because a safety threshold was crossed."""
 
 

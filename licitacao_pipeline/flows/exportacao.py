@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.comprasnet.abas import ABAS
+from licitacao_pipeline.errors import ConfigRecusada, Recusado
 from licitacao_pipeline.files.cells import Style, thousands
 from licitacao_pipeline.files.paths import UnsafePathError, inside, plain_name
 from licitacao_pipeline.flows import exportacao_formatos as formatos
@@ -41,15 +42,11 @@ _BR_DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class ExportConfigError(ValueError):
-    """An invalid option; the message starts with the option's name."""
-
-    def __init__(self, name: str, problem: str):
-        super().__init__(f"{name}: {problem}")
-        self.field = name
+class ExportConfigError(ConfigRecusada):
+    """An invalid export option; the message starts with the option's name."""
 
 
-class ExportTooLargeError(ValueError):
+class ExportTooLargeError(Recusado, ValueError):
     """More contracts than the format allows (PDF)."""
 
 
@@ -197,7 +194,7 @@ Progress = Callable[[int, int], None]  # (contracts written, contracts matching)
 
 
 def export(
-    engine: Engine,
+    engine: Engine | Callable[[], Engine],
     options: ExportOptions,
     directory: Path,
     *,
@@ -217,6 +214,8 @@ def export(
     now = now or datetime.now(UTC)
     paths = targets(directory, request, now, run_id)
     started = time.monotonic()
+    if callable(engine):  # a factory: no connection before the options are known good
+        engine = engine()
     with sql.read_snapshot(engine) as conn:
         total = sql.count_contracts(conn, request.filters)
         if request.format == "pdf" and total > max_pdf_rows:

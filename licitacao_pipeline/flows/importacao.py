@@ -26,7 +26,7 @@ import tempfile
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -237,7 +237,7 @@ def _validate_options(options: ImportOptions) -> None:
 
 
 def import_file(
-    engine: Engine,
+    engine: Engine | Callable[[], Engine],
     options: ImportOptions,
     *,
     import_root: Path,
@@ -252,6 +252,8 @@ def import_file(
     now = now or datetime.now(UTC)
     started = time.monotonic()
     raw, source = open_source(import_root, options.path)  # the file, opened once
+    if callable(engine):  # a factory: no connection before the file is known good
+        engine = engine()
     rejects_path = inside(export_root, rejects_name(source, now, run_id))
     with raw, tempfile.SpooledTemporaryFile(max_size=_SPOOL) as copy:
         encoding = check_text(raw, source.name, options.encoding, copy)

@@ -11,21 +11,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from licitacao_pipeline.errors import ConfigRecusada, Recusado
 from licitacao_pipeline.files.abertura import Recusa, open_inside, relative
 
 _CHUNK = 1 << 20
 
 
-class ImportConfigError(ValueError):
+class ImportConfigError(ConfigRecusada):
     """An invalid option (``path`` outside the import directory, ...); nothing was read."""
 
-    def __init__(self, name: str, problem: str):
-        super().__init__(f"{name}: {problem}")
-        self.field = name
 
-
-class ImportFileError(ValueError):
+class ImportFileError(Recusado, ValueError):
     """The file is refused as a whole; nothing was changed."""
+
+    prefixo = "file refused, nothing changed"
 
 
 class ImportRejectsError(OSError):
