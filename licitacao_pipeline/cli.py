@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from licitacao_pipeline.comprasnet.abas import ABAS
+from licitacao_pipeline.validators import is_uasg
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -55,7 +56,7 @@ or contract); 130 interrupted (the runs go on).
 
 
 def _uasg_code(text: str) -> str:
-    if not (len(text) == 6 and text.isdigit()):
+    if not is_uasg(text):
         raise argparse.ArgumentTypeError(f"invalid UASG {text!r} (6 digits, leading zeros kept)")
     return text
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from licitacao_pipeline.textos import curto
+from licitacao_pipeline.validators import is_uasg
 
 DEFAULT_UASGS = "787010@09:00,787000@11:00,770001@14:00,787400@16:00,787700@18:00"
 DEFAULT_WINDOW = "06:00-22:00"
@@ -32,7 +33,6 @@ PER_NIGHT_VAR = "LICITACAO_FULL_SYNC_PER_NIGHT"
 FULL_SYNC_AT_VAR = "LICITACAO_FULL_SYNC_AT"
 
 COLUMNS = ("codigo", "hora", "nome")
-_CODE = re.compile(r"^\d{6}$")
 _HOUR = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _MAX_LISTED_ERRORS = 20
 
@@ -63,7 +63,7 @@ def parse_hour(text: str, where: str) -> time:
 
 def _uasg(codigo: str, hora: str | None, nome: str | None, where: str) -> Uasg:
     codigo = codigo.strip()
-    if not _CODE.match(codigo):
+    if not is_uasg(codigo):
         raise UasgConfigError(
             f"{where}: invalid UASG code {codigo!r} (expected exactly 6 digits, "
             "leading zeros kept: write 012345, not 12345)"

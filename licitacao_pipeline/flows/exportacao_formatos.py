@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from licitacao_pipeline.files.atomic import atomic_path, atomic_text
@@ -21,11 +21,9 @@ from licitacao_pipeline.files.csv_writer import CsvWriter
 from licitacao_pipeline.files.json_writer import JsonWriter
 from licitacao_pipeline.files.pdf_writer import Column, PdfTable
 from licitacao_pipeline.files.xml_writer import XmlWriter
+from licitacao_pipeline.flows.exportacao_pedido import Request, Targets
 from licitacao_pipeline.relogio import TIMEZONE
 from licitacao_pipeline.warehouse import exportacao as sql
-
-if TYPE_CHECKING:
-    from licitacao_pipeline.flows.exportacao import Request, Targets
 
 ITEM_TAG = {
     "historico": "registro",

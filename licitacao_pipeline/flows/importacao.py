@@ -28,7 +28,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -47,6 +47,7 @@ from licitacao_pipeline.flows.importacao_arquivo import (  # noqa: F401 (source_
     source_path,
 )
 from licitacao_pipeline.relogio import TIMEZONE
+from licitacao_pipeline.validators import is_uasg, parse_day
 from licitacao_pipeline.warehouse import acompanhamento as sql
 from licitacao_pipeline.warehouse.tables import PRIORIDADES
 
@@ -61,11 +62,8 @@ DELIMITERS = (";", ",")
 FIELD_LIMIT = 2 * 1024 * 1024
 MAX_CHARS = {"gestor": 200, "fiscal": 200, "observacao": 4000}
 BATCH = 500  # rows validated against the warehouse and upserted per statement
-_UASG = re.compile(r"^\d{6}$")
 _NUMERO = re.compile(r"^\d{5}/\d{4}$")
 _ID = re.compile(r"^\d{1,18}$")
-_BR_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _YEARS = range(2000, 2101)
 _SPOOL = 16 << 20  # the checked copy of the file stays in memory up to this, then on disk
 
@@ -146,18 +144,6 @@ class _Row:
     problems: list[str] = field(default_factory=list)
 
 
-def parse_day(text: str) -> date | None:
-    """``31/12/2026``, ``1/2/2026`` or ``2026-12-31``; None if not a real date."""
-    try:
-        if m := _BR_DATE.match(text):
-            return date(int(m[3]), int(m[2]), int(m[1]))
-        if _ISO_DATE.match(text):
-            return date.fromisoformat(text)
-    except ValueError:
-        return None
-    return None
-
-
 def _text(row: _Row, cells: dict[str, str], name: str) -> None:
     value = unneutralize(cells[name].strip())
     if len(value) > MAX_CHARS[name]:
@@ -182,7 +168,7 @@ def validate_row(line: int, cells_list: list[str], header: Sequence[str]) -> _Ro
     uasg, numero = cells["uasg"].strip(), cells["numero"].strip()
     if not uasg:
         row.problems.append("uasg: missing")
-    elif not _UASG.match(uasg):
+    elif not is_uasg(uasg):
         row.problems.append(
             f"uasg: {uasg!r} is not a UASG code (exactly 6 digits, leading zeros kept: 012345)"
         )

@@ -21,6 +21,7 @@ from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.comprasnet.errors import ComprasNetError, ComprasNetNotFound
 from licitacao_pipeline.files.atomic import atomic_text
 from licitacao_pipeline.files.cells import brl, safe_text
+from licitacao_pipeline.files.paths import inside
 from licitacao_pipeline.warehouse import portal as sql
 
 LOCK_TIMEOUT_S = 600.0  # wait this long for a refresh already running, then fail
@@ -151,11 +152,7 @@ def csv_row(row: Mapping[str, Any]) -> list[str]:
 
 def report_path(directory: Path, day: date) -> Path:
     """``<directory>/contratos_a_vencer_YYYYMMDD.csv``: the name is generated, never given."""
-    root = directory.resolve()
-    path = (root / f"contratos_a_vencer_{day:%Y%m%d}.csv").resolve()
-    if path.parent != root:
-        raise ValueError(f"report path {path} is outside the export directory {root}")
-    return path
+    return inside(directory, f"contratos_a_vencer_{day:%Y%m%d}.csv")
 
 
 def write_atomic(path: Path, write: Callable[[IO[str]], None]) -> None:
