@@ -9,8 +9,9 @@ import json
 import dagster as dg
 
 from licitacao_pipeline.defs.abas import contratos_abas
-from licitacao_pipeline.defs.contratos import UNIDADE_TAG, contratos
+from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.defs.resources import ComprasNetResource
+from licitacao_pipeline.names import UNIDADE_TAG
 
 from .helpers import (
     failure_message,

@@ -19,6 +19,7 @@ from licitacao_pipeline.comprasnet.parsing import (
     identifier,
     integer,
     money,
+    record_id,
     text,
     timestamp,
 )
@@ -134,3 +135,35 @@ SPECS: dict[str, AbaSpec] = {
         _cols(text, "tipo processo sequencial_documento descricao path_arquivo origem link_sei"),
     ),
 }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One contract's tab as parsed: rows to store, ids seen (rejected ones included: they are
+    not "removed") and the rejected records with their reasons."""
+
+    rows: list[dict[str, Any]]
+    seen: set[int]
+    rejects: list[dict[str, Any]]
+
+
+def parse_snapshot(aba: str, contrato_id: int, records: list[Any]) -> Snapshot:
+    """Every record of one contract's tab parsed; a bad or repeated record is rejected alone."""
+    spec = SPECS[aba]
+    rows, seen, rejects = [], set(), []
+    for record in records:
+        rid = record_id(record)
+        try:
+            row = spec.parse(record, contrato_id)
+        except RecordError as exc:
+            rejects.append({"record_id": rid, "reason": str(exc), "payload": record})
+        else:
+            if row["id"] in seen:
+                rejects.append(
+                    {"record_id": rid, "reason": "duplicate id in tab", "payload": record}
+                )
+                continue
+            rows.append(row)
+        if rid is not None:
+            seen.add(rid)
+    return Snapshot(rows, seen, rejects)

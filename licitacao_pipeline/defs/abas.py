@@ -1,10 +1,10 @@
 """Assets ``contratos_historico``, ``_empenhos``, ``_itens`` and ``_arquivos``: the tabs (abas).
 
 One subsettable multi-asset, so a run shares one bounded worker pool across the selected tabs.
-Thin: opens the warehouse's queue of due contracts (oldest sync first, every due tab of a
-contract together) and hands it to ``flows.abas``. A run ends cleanly on its budget
-(``max_contratos``, ``max_minutos``, and by default a little before the run's
-``dagster/max_runtime``), reporting the backlog left per tab.
+Thin: the use case ``flows.abas_uasg`` reads the queue of due contracts (oldest sync first,
+every due tab of a contract together) and syncs them; here its result becomes metadata. A run
+ends cleanly on its budget (``max_contratos``, ``max_minutos``, and by default a little before
+the run's ``dagster/max_runtime``), reporting the backlog left per tab.
 """
 
 import time
@@ -18,12 +18,14 @@ from licitacao_pipeline.defs.parada import parada_com_resumo
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
-from licitacao_pipeline.flows.abas import AbasResult, Limites, sync_abas
-from licitacao_pipeline.textos import curto
-from licitacao_pipeline.uasgs import uasg_label
-from licitacao_pipeline.warehouse import abas as sql
-from licitacao_pipeline.warehouse.contratos import count_active
-from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
+from licitacao_pipeline.flows.abas import AbasResult, Limites
+from licitacao_pipeline.flows.abas_uasg import (
+    AbasDaUasg,
+    Janela,
+    falha_da_execucao,
+    resumo_da_parada,
+    sincronizar_uasg,
+)
 
 ABA_KEYS = {aba: dg.AssetKey(names.aba_asset(aba)) for aba in ABAS}
 CONTRATOS_KEY = dg.AssetKey(names.CONTRATOS)
@@ -41,18 +43,6 @@ class AbasConfig(dg.Config):
     max_minutos: float | None = None
     """Budget: start no contract after this many minutes. By default the run also stops
     starting contracts a little before its dagster/max_runtime, so it ends cleanly."""
-
-
-def _resumo_da_parada(engine, uasg: str, rotulo: str, result: AbasResult, window: dict) -> str:
-    """One line for a stopped tab sync: what this run stored, what is still due."""
-    feitas = ", ".join(f"{a} {t.sincronizados}/{t.devidos}" for a, t in result.totals.items())
-    abas = list(result.totals)
-    pendentes = sql.due_counts(engine, uasg, abas, inicio=sql.now(engine), **window)
-    return (
-        f"{rotulo}: parada pedida; abas gravadas nesta execução: {feitas}; ainda devidas: "
-        + ", ".join(f"{a} {n}" for a, n in pendentes.items())
-        + " (a próxima execução continua daqui)"
-    )
 
 
 def deadline(context: dg.AssetExecutionContext, max_minutos: float | None) -> float | None:
@@ -100,93 +90,74 @@ def contratos_abas(
     comprasnet: ComprasNetResource,
     warehouse: WarehouseResource,
 ):
-    uasg = context.partition_key
-    started = time.monotonic()
-    engine = warehouse.get_engine()
-    client = comprasnet.client
+    uasg, started, engine = context.partition_key, time.monotonic(), warehouse.get_engine()
     abas = [aba for aba, key in ABA_KEYS.items() if key in context.selected_asset_keys]
-    limites = Limites(config.max_contratos, deadline(context, config.max_minutos))
     completa = config.completa or context.job_name == names.JOB_COMPLETA
-    window = {"validade_horas": config.validade_horas, "completa": completa}
-    result = AbasResult.para(abas)
-    rotulo = uasg
-    resumo = lambda: _resumo_da_parada(engine, uasg, rotulo, result, window)  # noqa: E731
+    janela = Janela(config.validade_horas, completa)
+    resultado = AbasResult.para(abas)
+    resumo = lambda: resumo_da_parada(engine, uasg, resultado, janela)  # noqa: E731
     with parada_com_resumo(context, resumo), transient_only(context):
-        nome = nome_da_unidade(engine, uasg)
-        rotulo = uasg_label(uasg, nome)
-        tag_unidade(context, nome)
-        nome = curto(nome) if nome else None
-        inicio = sql.now(engine)
-        with engine.connect() as conn:
-            ativos = count_active(conn, uasg)
-        devidos = sql.due_counts(engine, uasg, abas, inicio=inicio, **window)
-        for aba, n in devidos.items():
-            result.totals[aba].devidos = n
-        context.log.info(
-            f"{rotulo}: {ativos} active contracts; due per tab: "
-            + ", ".join(f"{a}={n}" for a, n in devidos.items())
+        feito = sincronizar_uasg(
+            comprasnet.client,
+            engine,
+            uasg,
+            resultado,
+            janela=janela,
+            workers=comprasnet.max_concurrency,
+            limites=Limites(config.max_contratos, deadline(context, config.max_minutos)),
+            run_id=context.run.run_id,
+            logger=context.log,
+            ao_saber_o_nome=lambda nome: tag_unidade(context, nome),
         )
-        with sql.DueQueue(engine, uasg, abas, inicio=inicio, **window) as fila:
-            sync_abas(
-                client,
-                engine,
-                fila,
-                abas,
-                uasg=uasg,
-                rotulo=rotulo,
-                workers=comprasnet.max_concurrency,
-                limites=limites,
-                devidos=devidos,
-                run_id=context.run.run_id,
-                logger=context.log,
-                result=result,
-            )
-        pendentes = sql.due_counts(engine, uasg, abas, inicio=inicio, **window)
-    stats = client.stats.snapshot()
-    duration = round(time.monotonic() - started, 3)
+    client = comprasnet.client
+    extra = {
+        **run_stats(client, time.monotonic() - started),
+        "completa": completa,
+    }
     for aba in abas:
-        t = result.totals[aba]
         yield dg.MaterializeResult(
             asset_key=ABA_KEYS[aba],
             metadata={
-                "uasg": uasg,
-                "unidade": nome or "",
-                "contratos_ativos": ativos,
-                "contratos_devidos": t.devidos,
-                "contratos_sincronizados": t.sincronizados,
-                "contratos_com_falha": t.falhas,
-                "contratos_pendentes": pendentes[aba],
-                **t.linhas_metadata(),
-                "amostras_falhas": t.amostras_falhas,
-                "amostras_rejeitadas": t.amostras_rejeitadas,
-                "parada": result.parada or "fila esgotada",
-                "requisicoes_run": stats["requests"],
-                "retentativas_run": stats["retries"],
-                "bytes_run": stats["bytes"],
-                "duracao_s": duration,
-                "completa": completa,
+                **metadata_da_aba(feito, aba),
+                **extra,
                 **textos_metadata(context, client, aba),
             },
         )
+        t = resultado.totals[aba]
         yield dg.AssetCheckResult(
             asset_key=ABA_KEYS[aba],
             check_name="sem_falhas",
             passed=t.falhas == 0,
             metadata={"falhas": t.falhas, "amostras": t.amostras_falhas},
         )
-    unexpected = sum(t.falhas_inesperadas for t in result.totals.values())
-    if unexpected:
-        first = next(s for t in result.totals.values() for s in t.amostras_falhas)
-        raise dg.Failure(
-            f"uasg {uasg}: {unexpected} contract tabs failed unexpectedly (successes were "
-            f"stored); first: {first}",
-            allow_retries=False,
-        )
-    if result.tarefas and result.falhas > config.max_taxa_falhas * result.tarefas:
-        first = next(s for t in result.totals.values() for s in t.amostras_falhas)
-        raise dg.Failure(
-            f"uasg {uasg}: {result.falhas} of {result.tarefas} contract tabs failed after "
-            f"retries (> {config.max_taxa_falhas:.0%}); successes were stored, failures will "
-            f"be fetched again next run. First: {first}",
-            allow_retries=False,
-        )
+    if motivo := falha_da_execucao(resultado, uasg, config.max_taxa_falhas):
+        raise dg.Failure(motivo, allow_retries=False)
+
+
+def run_stats(client, seconds: float) -> dict:
+    """The run's requests, retries, bytes and duration, as every tab's metadata shows them."""
+    stats = client.stats.snapshot()
+    return {
+        "requisicoes_run": stats["requests"],
+        "retentativas_run": stats["retries"],
+        "bytes_run": stats["bytes"],
+        "duracao_s": round(seconds, 3),
+    }
+
+
+def metadata_da_aba(feito: AbasDaUasg, aba: str) -> dict:
+    """One tab's counts and samples, as its materialization shows them."""
+    t = feito.resultado.totals[aba]
+    return {
+        "uasg": feito.uasg,
+        "unidade": feito.nome or "",
+        "contratos_ativos": feito.ativos,
+        "contratos_devidos": t.devidos,
+        "contratos_sincronizados": t.sincronizados,
+        "contratos_com_falha": t.falhas,
+        "contratos_pendentes": feito.pendentes[aba],
+        **t.linhas_metadata(),
+        "amostras_falhas": t.amostras_falhas,
+        "amostras_rejeitadas": t.amostras_rejeitadas,
+        "parada": feito.resultado.parada or "fila esgotada",
+    }

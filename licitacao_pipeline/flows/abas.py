@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from licitacao_pipeline.comprasnet.abas import Snapshot, parse_snapshot
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.comprasnet.errors import ComprasNetCancelled, ComprasNetError
 from licitacao_pipeline.textos import curto
@@ -157,11 +158,11 @@ class _Writer:
     def __init__(self, engine: Engine, uasg: str | None, run_id: str | None, totals, logger):
         self.engine, self.uasg, self.run_id = engine, uasg, run_id
         self.totals, self.logger = totals, logger
-        self.pending: dict[str, dict[int, list[Any]]] = {}
+        self.pending: dict[str, dict[int, Snapshot]] = {}
         self.size, self.last = 0, time.monotonic()
 
     def add(self, aba: str, cid: int, records: list[Any], *, flush: bool) -> None:
-        self.pending.setdefault(aba, {})[cid] = records
+        self.pending.setdefault(aba, {})[cid] = parse_snapshot(aba, cid, records)
         self.size += 1
         if flush and (self.size >= BATCH or time.monotonic() - self.last >= FLUSH_SECONDS):
             self.flush()
@@ -194,12 +195,12 @@ class _Writer:
     def _write_one_by_one(self):
         results: dict[str, dict] = {aba: {} for aba in self.pending}
         for aba, snaps in self.pending.items():
-            for cid, records in snaps.items():
+            for cid, snapshot in snaps.items():
                 try:
                     with self.engine.begin() as conn:
                         results[aba].update(
                             write_snapshots(
-                                conn, aba, {cid: records}, uasg=self.uasg, run_id=self.run_id
+                                conn, aba, {cid: snapshot}, uasg=self.uasg, run_id=self.run_id
                             )
                         )
                 except sa.exc.DBAPIError as exc:

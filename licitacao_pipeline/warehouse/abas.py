@@ -23,8 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 
-from licitacao_pipeline.comprasnet.abas import ABAS, SPECS
-from licitacao_pipeline.comprasnet.parsing import RecordError, record_id
+from licitacao_pipeline.comprasnet.abas import ABAS, Snapshot
 from licitacao_pipeline.warehouse import alteracoes
 from licitacao_pipeline.warehouse.rejects import reject_row, upsert_rejects
 from licitacao_pipeline.warehouse.tables import ABA_TABLES, contratos
@@ -84,43 +83,21 @@ def _statements(aba: str) -> _Statements:
     return _Statements(upsert, mark_removed, stamp)
 
 
-def _parse(aba: str, contrato_id: int, records: list[Any]):
-    """Rows to store, ids seen (rejected ones included: they are not "removed") and rejects."""
-    spec = SPECS[aba]
-    rows, seen, rejects = [], set(), []
-    for record in records:
-        rid = record_id(record)
-        try:
-            row = spec.parse(record, contrato_id)
-        except RecordError as exc:
-            rejects.append({"record_id": rid, "reason": str(exc), "payload": record})
-        else:
-            if row["id"] in seen:
-                rejects.append(
-                    {"record_id": rid, "reason": "duplicate id in tab", "payload": record}
-                )
-                continue
-            rows.append(row)
-        if rid is not None:
-            seen.add(rid)
-    return rows, seen, rejects
-
-
 def write_snapshots(
     conn: sa.Connection,
     aba: str,
-    snapshots: dict[int, list[Any]],
+    snapshots: dict[int, Snapshot],
     *,
     uasg: str | None = None,
     run_id: str | None = None,
 ) -> dict[int, SnapshotResult]:
-    """Replace ``aba`` of each contract in ``snapshots`` ({contrato_id: records}) within the
-    caller's transaction: a few statements for the whole batch, whatever its size."""
+    """Replace ``aba`` of each contract in ``snapshots`` ({contrato_id: parsed snapshot}) within
+    the caller's transaction: a few statements for the whole batch, whatever its size."""
     stmts = _statements(aba)
     results = {cid: SnapshotResult() for cid in snapshots}
     rows, seen_cids, seen_ids, rejects = [], [], [], []
-    for cid, records in snapshots.items():
-        parsed, seen, rejected = _parse(aba, cid, records)
+    for cid, snapshot in snapshots.items():
+        parsed, seen, rejected = snapshot.rows, snapshot.seen, snapshot.rejects
         results[cid].rows = len(parsed)
         results[cid].rejects = rejected
         rows += parsed
