@@ -4,7 +4,6 @@ Thin: downloads the listings and hands them to ``flows.contratos``; reports coun
 the UASG's name.
 """
 
-import contextlib
 import time
 
 import dagster as dg
@@ -15,12 +14,11 @@ from licitacao_pipeline.defs.parada import parada_com_resumo
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
-from licitacao_pipeline.flows.contratos import Janela, sync_contratos
+from licitacao_pipeline.flows.contratos import Janela
+from licitacao_pipeline.flows.listagem import Listagem, resumo_da_parada, sincronizar_listagem
 from licitacao_pipeline.relogio import local_today
 from licitacao_pipeline.textos import curto
 from licitacao_pipeline.uasgs import uasg_label
-from licitacao_pipeline.warehouse.checks import offending_ids
-from licitacao_pipeline.warehouse.contratos import count_active
 
 CHECKS = {
     "ids_unicos": "Each contract id appears once in the listing and matches its payload.",
@@ -52,17 +50,6 @@ def tabela_alteracoes(primeiras) -> dg.MetadataValue:
             ]
             for r in primeiras
         ],
-    )
-
-
-def _resumo_da_parada(uasg: str, gravado: bool) -> str:
-    if gravado:
-        return (
-            f"uasg {uasg}: parada pedida depois de gravar a listagem; as abas ficam para a próxima"
-        )
-    return (
-        f"uasg {uasg}: parada pedida durante a listagem; nada foi gravado (a listagem é gravada "
-        "numa transação só; a próxima execução recomeça)"
     )
 
 
@@ -106,68 +93,67 @@ def contratos(
     comprasnet: ComprasNetResource,
     warehouse: WarehouseResource,
 ):
-    uasg = context.partition_key
-    started = time.monotonic()
-    client = comprasnet.client
-    engine = warehouse.get_engine()
+    uasg, started, client = context.partition_key, time.monotonic(), comprasnet.client
     context.log.info(f"uasg {uasg}: downloading active and inactive listings")
     gravado: list = []  # the listing's transaction committed (before the interrupt, if any)
-    resumo = lambda: _resumo_da_parada(uasg, bool(gravado))  # noqa: E731
-    with (
-        parada_com_resumo(context, resumo),
-        transient_only(context),
-        contextlib.ExitStack() as stack,
-    ):
-        listings = client.listagens(uasg)
-        for listing, kind in zip(listings, ("active", "inactive"), strict=True):
-            stack.callback(listing.close)
-            context.log.info(f"uasg {uasg}: {kind} listing has {listing.count} records")
-        result = sync_contratos(
-            engine,
+    resumo = lambda: resumo_da_parada(uasg, bool(gravado))  # noqa: E731
+    with parada_com_resumo(context, resumo), transient_only(context):
+        listagem = sincronizar_listagem(
+            client,
+            warehouse.get_engine(),
             uasg,
-            (record for listing in listings for record in listing),
             janela=Janela(local_today(), config.vigencia_janela_dias),
             max_taxa_rejeicao=config.max_taxa_rejeicao,
             max_taxa_remocao=config.max_taxa_remocao,
             run_id=context.run.run_id,
+            logger=context.log,
+            ao_gravar=lambda: gravado.append(True),
         )
-        gravado.append(True)
-        with engine.connect() as conn:
-            bad = {n: offending_ids(conn, n, uasg) for n in CHECKS if n != "taxa_rejeicao"}
-            stored = count_active(conn, uasg)
-    nome = (result.unidade or {}).get("nome")
+    nome = (listagem.resultado.unidade or {}).get("nome")
     tag_unidade(context, nome)
-    nome = curto(nome) if nome else None
-    stats = client.stats.snapshot()
     duration = time.monotonic() - started
-    counts = result.contagens()
     context.log.info(
         f"{uasg_label(uasg, nome)}: "
-        + ", ".join(f"{v} {k}" for k, v in counts.items())
+        + ", ".join(f"{v} {k}" for k, v in listagem.resultado.contagens().items())
         + f" in {duration:.1f}s"
     )
+    metadata = metadata_da_listagem(uasg, curto(nome) if nome else None, listagem, config)
+    stats = client.stats.snapshot()
     yield dg.MaterializeResult(
         metadata={
-            "uasg": uasg,
-            "unidade": nome or "",
-            **counts,
-            "linhas_escritas": result.linhas_escritas,
-            "dagster/row_count": stored,
+            **metadata,
             "requisicoes": stats["requests"],
             "retentativas": stats["retries"],
             "bytes": stats["bytes"],
             "duracao_s": round(duration, 3),
-            "vigencia_janela_dias": config.vigencia_janela_dias
-            if config.vigencia_janela_dias is not None
-            else "todas",
-            "amostras_rejeitados": result.amostras_rejeitados,
-            "amostras_filtrados": result.amostras_filtrados,
-            "contratos_alterados": result.alteracoes.contratos_alterados,
-            "alteracoes_registradas": result.alteracoes.eventos,
-            "alteracoes": tabela_alteracoes(result.alteracoes.primeiras),
             **textos_metadata(context, client, names.CONTRATOS),
         }
     )
+    yield from verificacoes(listagem, config)
+
+
+def metadata_da_listagem(uasg, nome, listagem: Listagem, config: ContratosConfig) -> dict:
+    """The listing's counts, samples and changes, as its materialization shows them."""
+    result = listagem.resultado
+    janela = config.vigencia_janela_dias
+    return {
+        "uasg": uasg,
+        "unidade": nome or "",
+        **result.contagens(),
+        "linhas_escritas": result.linhas_escritas,
+        "dagster/row_count": listagem.armazenados,
+        "vigencia_janela_dias": janela if janela is not None else "todas",
+        "amostras_rejeitados": result.amostras_rejeitados,
+        "amostras_filtrados": result.amostras_filtrados,
+        "contratos_alterados": result.alteracoes.contratos_alterados,
+        "alteracoes_registradas": result.alteracoes.eventos,
+        "alteracoes": tabela_alteracoes(result.alteracoes.primeiras),
+    }
+
+
+def verificacoes(listagem: Listagem, config: ContratosConfig):
+    """The four asset checks of a listing."""
+    result, bad = listagem.resultado, listagem.violacoes
     yield dg.AssetCheckResult(
         check_name="ids_unicos",
         passed=result.duplicados == 0 and not bad["ids_unicos"],
