@@ -16,7 +16,7 @@ from licitacao_pipeline.defs.contratos import tag_unidade, textos_metadata
 from licitacao_pipeline.defs.partitions import uasg_partitions
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
 from licitacao_pipeline.defs.retries import transient_only
-from licitacao_pipeline.flows.contrato import sync_contrato
+from licitacao_pipeline.flows.contrato import escolher_abas, sync_contrato
 from licitacao_pipeline.flows.contratos import Janela
 from licitacao_pipeline.relogio import local_today
 from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
@@ -42,17 +42,10 @@ def sincronizar_abas_do_contrato(
     comprasnet: ComprasNetResource,
     warehouse: WarehouseResource,
 ) -> dg.Output[dict]:
-    started = time.monotonic()
-    unknown = sorted(set(config.abas) - set(ABAS))
-    if unknown or not config.abas:
-        raise dg.Failure(
-            f"unknown tab(s) {unknown or config.abas}: choose from {', '.join(ABAS)}",
-            allow_retries=False,
-        )
-    abas = [a for a in ABAS if a in config.abas]
-    cid, uasg = config.contrato_id, context.partition_key
+    started, cid, uasg = time.monotonic(), config.contrato_id, context.partition_key
     client, engine = comprasnet.client, warehouse.get_engine()
     with transient_only(context):
+        abas = escolher_abas(config.abas)
         tag_unidade(context, nome_da_unidade(engine, uasg))
         result = sync_contrato(
             client,
@@ -64,52 +57,45 @@ def sincronizar_abas_do_contrato(
             run_id=context.run.run_id,
             logger=context.log,
         )
-    stats = client.stats.snapshot()
-    for aba in abas:
-        t = result.abas.totals[aba]
-        context.log_event(
-            dg.AssetObservation(
-                asset_key=ABA_KEYS[aba],
-                partition=uasg,
-                metadata={
-                    "contrato_id": cid,
-                    "sob_demanda": True,
-                    **t.linhas_metadata(),
-                    "amostras_falhas": t.amostras_falhas,
-                },
-            )
-        )
-    failures = {
-        a: result.abas.totals[a].amostras_falhas for a in abas if result.abas.totals[a].falhas
-    }
-    if failures:
+    for observation in observacoes(result, cid, uasg):
+        context.log_event(observation)
+    if failures := result.falhas():
         raise dg.Failure(f"contrato {cid}: tabs failed after retries: {failures}")
-    summary = {
-        "contrato_id": cid,
-        "uasg": uasg,
-        "contrato": result.contrato,
-        **{
-            f"{a}_{k}": getattr(result.abas.totals[a], k)
-            for a in abas
-            for k in ("linhas", "inseridas", "atualizadas", "removidas")
-        },
-    }
+    summary = result.resumo(cid, uasg)
     context.log.info(f"contrato {cid}: refreshed {', '.join(abas)}: {summary}")
+    textos = {
+        f"{kind}_{k}": v
+        for kind in ("contratos", *abas)
+        for k, v in textos_metadata(context, client, kind).items()
+        if v
+    }
     return dg.Output(
         summary,
         metadata={
             **summary,
             "abas": abas,
-            "requisicoes": stats["requests"],
+            "requisicoes": client.stats.snapshot()["requests"],
             "duracao_s": round(time.monotonic() - started, 3),
-            **{
-                f"{kind}_{k}": v
-                for kind in ("contratos", *abas)
-                for k, v in textos_metadata(context, client, kind).items()
-                if v
-            },
+            **textos,
         },
     )
+
+
+def observacoes(result, cid: int, uasg: str) -> list[dg.AssetObservation]:
+    """One observation per refreshed tab: no partition is claimed as materialized."""
+    return [
+        dg.AssetObservation(
+            asset_key=ABA_KEYS[aba],
+            partition=uasg,
+            metadata={
+                "contrato_id": cid,
+                "sob_demanda": True,
+                **t.linhas_metadata(),
+                "amostras_falhas": t.amostras_falhas,
+            },
+        )
+        for aba, t in result.abas.totals.items()
+    ]
 
 
 @dg.job(

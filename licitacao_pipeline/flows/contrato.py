@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.comprasnet.errors import ComprasNetNotFound
 from licitacao_pipeline.comprasnet.json_stream import Unreadable
@@ -32,6 +33,33 @@ class ContratoRecusado(Recusado):
 class ContratoResult:
     contrato: str  # "inserted", "updated" or "unchanged"
     abas: AbasResult
+
+    def resumo(self, contrato_id: int, uasg: str) -> dict[str, Any]:
+        """What was refreshed, per tab: rows, inserted, updated, removed."""
+        return {
+            "contrato_id": contrato_id,
+            "uasg": uasg,
+            "contrato": self.contrato,
+            **{
+                f"{a}_{k}": getattr(t, k)
+                for a, t in self.abas.totals.items()
+                for k in ("linhas", "inseridas", "atualizadas", "removidas")
+            },
+        }
+
+    def falhas(self) -> dict[str, list]:
+        """The tabs that failed after the client's retries, with samples."""
+        return {a: t.amostras_falhas for a, t in self.abas.totals.items() if t.falhas}
+
+
+def escolher_abas(pedidas: Sequence[str]) -> list[str]:
+    """The tabs asked for, in the usual order; an unknown one (or none) is refused."""
+    unknown = sorted(set(pedidas) - set(ABAS))
+    if unknown or not pedidas:
+        raise ContratoRecusado(
+            f"unknown tab(s) {unknown or list(pedidas)}: choose from {', '.join(ABAS)}"
+        )
+    return [a for a in ABAS if a in pedidas]
 
 
 def sync_contrato(
