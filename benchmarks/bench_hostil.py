@@ -79,7 +79,7 @@ def main() -> None:
         print(f"{name:55s} {out['pico_rss_mb']:11.1f} {out['segundos']:6.2f}  {outcome}")
     with ServidorHostil({"/p": enorme(404, 300 * MiB)}) as server:
         code = (
-            "from licitacao_pipeline.flows.portal import check_comprasnet\n"
+            "from licitacao_pipeline.flows.saude import check_comprasnet\n"
             f"h = check_comprasnet({server.origin!r}, '/p', 5.0)\n"
             "return {'resultado': f'ok={h.ok}: {h.detalhe}'[:120]}\n"
         )

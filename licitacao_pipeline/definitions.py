@@ -11,13 +11,9 @@ from licitacao_pipeline.defs.exportacao import exportar_contratos
 from licitacao_pipeline.defs.importacao import importar_acompanhamento
 from licitacao_pipeline.defs.jobs import sincronizacao_completa, sincronizar_contratos
 from licitacao_pipeline.defs.limpeza import limpeza
-from licitacao_pipeline.defs.portal import (
-    atualizacao_portal,
-    portal_assets,
-    verificacao_saude,
-    verificar_saude,
-)
+from licitacao_pipeline.defs.portal import atualizacao_portal, portal_assets
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
+from licitacao_pipeline.defs.saude import verificacao_saude, verificar_saude
 from licitacao_pipeline.defs.schedules import build_schedules
 from licitacao_pipeline.defs.sensors import abas_seguem_contratos, alerta_falhas, alertas_pendentes
 

@@ -10,7 +10,7 @@ import pytest
 
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.comprasnet.errors import ComprasNetError
-from licitacao_pipeline.flows.portal import check_comprasnet
+from licitacao_pipeline.flows.saude import check_comprasnet
 
 from .hostil import (
     MiB,
@@ -126,7 +126,7 @@ def test_the_health_check_reads_a_huge_404_only_in_part_and_calls_it_unhealthy()
     path = "/api/contrato/0/empenhos"
     with ServidorHostil({path: enorme(404, 300 * MiB)}) as api:
         code = f"""
-from licitacao_pipeline.flows.portal import check_comprasnet
+from licitacao_pipeline.flows.saude import check_comprasnet
 h = check_comprasnet({api.origin!r}, {path!r}, 5.0)
 return {{"ok": h.ok, "detalhe": h.detalhe, "duracao_s": h.duracao_s}}
 """

@@ -39,11 +39,11 @@ from licitacao_pipeline.defs.portal import (
     estatisticas_contratos,
     metricas_painel,
     painel_contratos,
-    verificar_saude,
 )
 from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResource
+from licitacao_pipeline.defs.saude import verificar_saude
 from licitacao_pipeline.defs.sensors import alerta_falhas
-from licitacao_pipeline.flows import portal
+from licitacao_pipeline.flows import portal, saude
 from licitacao_pipeline.warehouse import portal as portal_sql
 
 from .helpers import rows, sync_two_uasgs
@@ -738,10 +738,10 @@ def _within(seconds, fn, *args):
 
 
 def test_health_checks_give_up_on_a_server_that_never_answers(silent_port):
-    api = _within(15, portal.check_comprasnet, f"http://127.0.0.1:{silent_port}", "/x", 1.0)
+    api = _within(15, saude.check_comprasnet, f"http://127.0.0.1:{silent_port}", "/x", 1.0)
     assert not api.ok and "prazo total de 1 s" in api.detalhe and api.duracao_s < 5
     url = sa.make_url(f"postgresql+psycopg2://postgres@127.0.0.1:{silent_port}/none")
-    db = _within(15, portal.check_warehouse, url, 2.0)
+    db = _within(15, saude.check_warehouse, url, 2.0)
     assert not db.ok and "timeout" in db.detalhe and db.duracao_s < 10
 
 

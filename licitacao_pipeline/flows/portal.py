@@ -14,11 +14,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.comprasnet.abas import ABAS
-from licitacao_pipeline.comprasnet.client import ComprasNetClient
-from licitacao_pipeline.comprasnet.errors import ComprasNetError, ComprasNetNotFound
 from licitacao_pipeline.files.atomic import atomic_text
 from licitacao_pipeline.files.cells import brl, safe_text
 from licitacao_pipeline.files.paths import inside
@@ -181,55 +179,3 @@ def write_expiring_report(engine: Engine, directory: Path, day: date) -> Report:
 
     write_atomic(path, write)
     return Report(path, list(rows))
-
-
-# --- health checks ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Health:
-    ok: bool
-    duracao_s: float
-    detalhe: str
-
-
-def check_comprasnet(base_url: str, path: str, timeout_s: float) -> Health:
-    """One request, no retries, all of it (connect, headers, body) within ``timeout_s``.
-    Healthy: a JSON answer, or a small 404 (the API answered that the probe does not exist).
-    Anything else (refused, too slow, 5xx, 429, 403, HTML, a 404 over 64 KiB) is not."""
-    client = ComprasNetClient(
-        base_url,
-        connect_timeout=timeout_s,
-        read_timeout=timeout_s,
-        request_deadline_s=timeout_s,
-        max_retries=0,
-        body_retries=0,
-    )
-    started = time.monotonic()
-    try:
-        client.get_json(path)
-        ok, detalhe = True, f"{base_url}{path} answered JSON"
-    except ComprasNetNotFound as exc:
-        ok, detalhe = True, f"{base_url}{path} answered 404 (the API is up)"
-        if exc.corpo_truncado:  # not the API's {"message": ""}
-            ok, detalhe = False, f"{base_url}{path} answered 404 with a body over 64 KiB"
-    except ComprasNetError as exc:
-        # The deadline here is the check's own: say which setting changes it.
-        said = str(exc).replace("request_deadline_s do recurso comprasnet", "tempo_limite_s")
-        ok, detalhe = False, f"ComprasNet is unreachable or failing: {said}"
-    finally:
-        client.close()
-    return Health(ok, round(time.monotonic() - started, 3), detalhe)
-
-
-def check_warehouse(url: URL, timeout_s: float) -> Health:
-    """``SELECT 1`` on a new connection within ``timeout_s``."""
-    started = time.monotonic()
-    where = url.render_as_string(hide_password=True)
-    try:
-        sql.ping(url, timeout_s)
-        ok, detalhe = True, f"{where} answered SELECT 1"
-    except Exception as exc:  # every driver/network error means the same: not reachable
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        ok, detalhe = False, f"warehouse {where} is unreachable: {type(exc).__name__}: {first}"
-    return Health(ok, round(time.monotonic() - started, 3), detalhe)
