@@ -11,7 +11,6 @@ from typing import Any, Literal
 Style = Literal["br", "iso"]
 # A spreadsheet may run a cell starting with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-CENTS = Decimal("0.01")
 
 
 def safe_text(value: str | None) -> str:

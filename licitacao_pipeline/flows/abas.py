@@ -214,12 +214,12 @@ class _Writer:
     def _count(t: AbaTotals, per_contract) -> None:
         for cid, snap in per_contract.items():
             t.sincronizados += 1
-            t.linhas += snap.rows
-            t.inseridas += snap.inserted
-            t.atualizadas += snap.updated
-            t.removidas += snap.removed
-            t.rejeitadas += len(snap.rejects)
-            for r in snap.rejects[: SAMPLE_SIZE - len(t.amostras_rejeitadas)]:
+            t.linhas += snap.linhas
+            t.inseridas += snap.inseridas
+            t.atualizadas += snap.atualizadas
+            t.removidas += snap.removidas
+            t.rejeitadas += len(snap.rejeitadas)
+            for r in snap.rejeitadas[: SAMPLE_SIZE - len(t.amostras_rejeitadas)]:
                 t.amostras_rejeitadas.append(
                     {"contrato_id": cid, "record_id": r["record_id"], "reason": curto(r["reason"])}
                 )

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from licitacao_pipeline.files.atomic import atomic_path, atomic_text
-from licitacao_pipeline.files.cells import brl, day, plain, thousands
+from licitacao_pipeline.files.atomic import atomic_text
+from licitacao_pipeline.files.cells import day, plain, thousands
 from licitacao_pipeline.files.csv_writer import CsvWriter
 from licitacao_pipeline.files.json_writer import JsonWriter
-from licitacao_pipeline.files.pdf_writer import Column, PdfTable
 from licitacao_pipeline.files.xml_writer import XmlWriter
 from licitacao_pipeline.flows.exportacao_pedido import Request, Targets
 from licitacao_pipeline.relogio import TIMEZONE
@@ -117,54 +116,6 @@ class _XmlSink:
         return self.tab_rows
 
 
-PDF_COLUMNS = [
-    Column("UASG", 9),
-    Column("Número", 11),
-    Column("Fornecedor", 32, max_chars=160),
-    Column("Objeto", 46, max_chars=300),
-    Column("Situação", 9),
-    Column("Vigência", 14),
-    Column("Valor global (R$)", 22, align="R"),
-    Column("Gestor / Fiscal", 26, max_chars=170),
-    Column("Prioridade", 12),
-    Column("Alertar em", 11),
-]
-
-
-def _pdf_cells(row: Mapping[str, Any]) -> list[str]:
-    def text(*names: str) -> str:
-        return "\n".join(str(row[n]) for n in names if row[n])
-
-    inicio, fim = row["vigencia_inicio"], row["vigencia_fim"]
-    vigencia = "\n".join([day(inicio) if inicio else "", f"a {day(fim)}" if fim else ""]).strip()
-    return [
-        row["uasg"],
-        text("numero"),
-        text("fornecedor_documento", "fornecedor_nome"),
-        text("objeto"),
-        text("situacao"),
-        vigencia,
-        brl(row["valor_global"]),
-        text("gestor", "fiscal"),
-        text("prioridade"),
-        day(row["alertar_em"]) if row["alertar_em"] else "",
-    ]
-
-
-class _PdfSink:
-    def __init__(self, paths: Targets, files: contextlib.ExitStack, title: str, subtitle: str):
-        self.tmp = files.enter_context(atomic_path(paths.main))
-        self.table = PdfTable(title, subtitle, PDF_COLUMNS)
-
-    def write(self, rows: Rows, tabs: TabRows) -> None:
-        for row in rows:
-            self.table.add_row(_pdf_cells(row))
-
-    def close(self) -> dict[str, int]:
-        self.table.save(self.tmp)
-        return {}
-
-
 def title_and_subtitle(request: Request, total: int, now: datetime) -> tuple[str, str]:
     """The PDF's heading: the filters in the title; count and time below."""
     f = request.filters
@@ -195,4 +146,6 @@ def open_sink(request: Request, paths: Targets, files: contextlib.ExitStack, tot
             **({"vigente_em": described["vigente_em"]} if described["vigente_em"] else {}),
         }
         return _XmlSink(request, paths, files, attrs)
-    return _PdfSink(paths, files, *title_and_subtitle(request, total, now))
+    from licitacao_pipeline.flows.exportacao_pdf import PdfSink  # fpdf2: ~0.3 s to import
+
+    return PdfSink(paths, files, *title_and_subtitle(request, total, now))

@@ -32,11 +32,11 @@ from licitacao_pipeline.warehouse.upserts import INSERTED, changed_only_upsert
 
 @dataclass
 class SnapshotResult:
-    rows: int = 0
-    inserted: int = 0
-    updated: int = 0
-    removed: int = 0
-    rejects: list[dict[str, Any]] = field(default_factory=list)
+    linhas: int = 0
+    inseridas: int = 0
+    atualizadas: int = 0
+    removidas: int = 0
+    rejeitadas: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _detalhes_expr(aba: str):
@@ -98,8 +98,8 @@ def write_snapshots(
     rows, seen_cids, seen_ids, rejects = [], [], [], []
     for cid, snapshot in snapshots.items():
         parsed, seen, rejected = snapshot.rows, snapshot.seen, snapshot.rejects
-        results[cid].rows = len(parsed)
-        results[cid].rejects = rejected
+        results[cid].linhas = len(parsed)
+        results[cid].rejeitadas = rejected
         rows += parsed
         seen_cids += [cid] * len(seen)
         seen_ids += sorted(seen)
@@ -122,13 +122,13 @@ def write_snapshots(
         for cid, inserted, rid in conn.execute(stmts.upsert, rows).all():
             changed.append((cid, rid))
             if inserted:
-                results[cid].inserted += 1
+                results[cid].inseridas += 1
             else:
-                results[cid].updated += 1
+                results[cid].atualizadas += 1
     params = {"cids": cids, "seen_cids": seen_cids, "seen_ids": seen_ids}
     for cid, rid in conn.execute(stmts.mark_removed, params).all():
         changed.append((cid, rid))
-        results[cid].removed += 1
+        results[cid].removidas += 1
     if historico:
         alteracoes.registrar(conn, aba, changed, antes, run_id=run_id)
     upsert_rejects(conn, rejects)

@@ -124,10 +124,6 @@ def read_snapshot(engine: Engine) -> Iterator[sa.Connection]:
             yield conn
 
 
-def backend_pid(conn: sa.Connection) -> int:
-    return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-
-
 def count_contracts(conn: sa.Connection, filters: Filters) -> int:
     where, params = _where(filters)
     return conn.execute(sa.text(f"SELECT count(*) {_FROM} WHERE {where}"), params).scalar_one()
