@@ -47,8 +47,9 @@ _STARTED = ("STARTING", "STARTED", "CANCELING")
 _QUEUED = ("QUEUED",)
 
 
-# A webserver restarting behind the proxy (HTTP 502/503/504) or whose database has just restarted
-# (a pooled connection found closed: the transaction rolled back) is waited for this long.
+# A webserver restarting behind the proxy (HTTP 502/503/504), whose database has just restarted
+# (a pooled connection found closed: the transaction rolled back) or whose code server is
+# restarting (a deploy: nothing was launched) is waited for this long.
 ESPERA_MAXIMA = 60
 _log = logging.getLogger(__name__)
 
@@ -59,7 +60,10 @@ def _momentaneo(exc: BaseException) -> bool:
     while exc is not None:
         if isinstance(exc, TransportServerError) and exc.code in (502, 503, 504):
             return True
-        if "OperationalError" in str(exc):  # psycopg2's, relayed in a GraphQL error
+        text = str(exc)
+        if "OperationalError" in text:  # psycopg2's, relayed in a GraphQL error
+            return True
+        if "DagsterUserCodeUnreachableError" in text:  # the code server restarting (a deploy)
             return True
         exc = exc.__cause__
     return False
@@ -67,7 +71,11 @@ def _momentaneo(exc: BaseException) -> bool:
 
 def _resumo(exc: BaseException) -> str:
     text = str(exc)
-    return "erro de conexão com o banco de dados" if "OperationalError" in text else text[:120]
+    if "OperationalError" in text:
+        return "conexão com o banco de dados perdida"
+    if "DagsterUserCodeUnreachableError" in text:
+        return "servidor de código indisponível"
+    return text[:120]
 
 
 class OrquestracaoError(Exception):
