@@ -160,3 +160,59 @@ def sync_two_uasgs(resources, engine) -> tuple[dict[int, int], int]:
         )
         other = conn.execute(sa.text("SELECT min(id) FROM contratos WHERE uasg = '787000'"))
         return counts, other.scalar_one()
+
+
+def warehouse_snapshot(engine, uasg):
+    """A UASG's stored contracts and tabs (ids and content hashes), and its contracts whose tabs
+    were never synced."""
+    with engine.connect() as conn:
+        out = {
+            "contratos": sorted(
+                conn.execute(
+                    sa.text(
+                        "SELECT id, payload_hash FROM contratos "
+                        "WHERE uasg = :u AND removido_em IS NULL"
+                    ),
+                    {"u": uasg},
+                ).all()
+            )
+        }
+        for tab in ABAS:
+            out[tab] = sorted(
+                conn.execute(
+                    sa.text(
+                        "SELECT t.contrato_id, t.id, t.payload_hash "
+                        f"FROM contratos_{tab} t JOIN contratos c "
+                        "ON c.id = t.contrato_id WHERE c.uasg = :u AND t.removido_em IS NULL"
+                    ),
+                    {"u": uasg},
+                ).all()
+            )
+        out["stale"] = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM contratos WHERE uasg = :u AND detalhes_atualizados_em IS NULL"
+            ),
+            {"u": uasg},
+        ).scalar_one()
+    return out
+
+
+def expected_snapshot(sim, uasg, minimum=10):
+    """What an uninterrupted sync stores: every listed contract within the vigência window."""
+    from licitacao_pipeline.comprasnet.parsing import content_hash, parse_contrato, within_vigencia
+    from licitacao_pipeline.defs.contratos import ContratosConfig, local_today
+
+    window = ContratosConfig().vigencia_janela_dias
+    listing = [
+        r
+        for r in sim.listing(uasg) + sim.listing(uasg, inativo=True)
+        if within_vigencia(parse_contrato(r, uasg), local_today(), window)
+    ]
+    assert len(listing) > minimum
+    out = {"contratos": sorted((r["id"], content_hash(r)) for r in listing)}
+    for tab in ABAS:
+        out[tab] = sorted(
+            (r["id"], t["id"], content_hash(t)) for r in listing for t in sim.tab(r["id"], tab)
+        )
+    out["stale"] = 0
+    return out

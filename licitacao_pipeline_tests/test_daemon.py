@@ -34,6 +34,8 @@ from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
 
 from . import topologia
 from .deployment import BIN, FINISHED, PG_URL, Deployment, admin_engine
+from .helpers import expected_snapshot as _expected_snapshot
+from .helpers import warehouse_snapshot as _warehouse_snapshot
 
 # One module-scoped deployment: pyproject's `--dist loadfile` keeps this file on one xdist worker.
 pytestmark = pytest.mark.daemon
@@ -168,60 +170,6 @@ def _pid_of(instance, run_id):
         if "pid:" in text and "Executing steps" in text:
             return int(text.split("pid:")[1].split(")")[0])
     return None
-
-
-def _warehouse_snapshot(engine, uasg):
-    with engine.connect() as conn:
-        out = {
-            "contratos": sorted(
-                conn.execute(
-                    sa.text(
-                        "SELECT id, payload_hash FROM contratos "
-                        "WHERE uasg = :u AND removido_em IS NULL"
-                    ),
-                    {"u": uasg},
-                ).all()
-            )
-        }
-        for tab in ABAS:
-            out[tab] = sorted(
-                conn.execute(
-                    sa.text(
-                        "SELECT t.contrato_id, t.id, t.payload_hash "
-                        f"FROM contratos_{tab} t JOIN contratos c "
-                        "ON c.id = t.contrato_id WHERE c.uasg = :u AND t.removido_em IS NULL"
-                    ),
-                    {"u": uasg},
-                ).all()
-            )
-        out["stale"] = conn.execute(
-            sa.text(
-                "SELECT count(*) FROM contratos WHERE uasg = :u AND detalhes_atualizados_em IS NULL"
-            ),
-            {"u": uasg},
-        ).scalar_one()
-    return out
-
-
-def _expected_snapshot(sim, uasg, minimum=10):
-    """What an uninterrupted sync stores: every listed contract within the vigência window."""
-    from licitacao_pipeline.comprasnet.parsing import content_hash, parse_contrato, within_vigencia
-    from licitacao_pipeline.defs.contratos import ContratosConfig, local_today
-
-    window = ContratosConfig().vigencia_janela_dias
-    listing = [
-        r
-        for r in sim.listing(uasg) + sim.listing(uasg, inativo=True)
-        if within_vigencia(parse_contrato(r, uasg), local_today(), window)
-    ]
-    assert len(listing) > minimum
-    out = {"contratos": sorted((r["id"], content_hash(r)) for r in listing)}
-    for tab in ABAS:
-        out[tab] = sorted(
-            (r["id"], t["id"], content_hash(t)) for r in listing for t in sim.tab(r["id"], tab)
-        )
-    out["stale"] = 0
-    return out
 
 
 def test_killed_run_is_retried_and_the_warehouse_ends_as_if_uninterrupted(deployment):
