@@ -94,7 +94,7 @@ class Pilha:
         self.warehouse: sa.Engine | None = None
 
     # -- compose -------------------------------------------------------------------------------
-    def compose(self, *args: str, timeout: float = 600, check: bool = True):
+    def compose(self, *args: str, timeout: float = 600, check: bool = True, **kwargs):
         cmd = [
             _compose_binary(),
             "--project-name",
@@ -110,6 +110,8 @@ class Pilha:
             *args,
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+        if kwargs:  # stdin/stdout of its own (bytes)
+            return subprocess.run(cmd, timeout=timeout, env=env, check=check, **kwargs)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         if check and proc.returncode != 0:
             raise AssertionError(f"compose {' '.join(args)}: {proc.stderr[-4000:]}")
@@ -117,9 +119,9 @@ class Pilha:
 
     def up(self, *args: str, timeout: float = 900) -> None:
         self.compose("up", "-d", "--wait", "--wait-timeout", "300", *args, timeout=timeout)
-        self._endpoints()
+        self.endpoints()
 
-    def _endpoints(self) -> None:
+    def endpoints(self) -> None:
         def port(service: str, inner: int) -> str:
             out = self.compose("port", service, str(inner)).stdout.strip()
             return out.rsplit(":", 1)[1]
