@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import requests
@@ -91,6 +92,7 @@ class Pilha:
         (home / ".env").write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         (home / "override.yml").write_text(OVERRIDE.format(root=ROOT, command=json.dumps(sim_args)))
         self.url = self.sim_url = None
+        self._carried: Counter[str] = Counter()  # counts of a simulator since recreated
         self.warehouse: sa.Engine | None = None
 
     # -- compose -------------------------------------------------------------------------------
@@ -221,12 +223,16 @@ class Pilha:
     def set_latency(self, seconds: float) -> None:
         requests.post(f"{self.sim_url}/_sim/latency", json={"seconds": seconds}, timeout=10)
 
+    def carry_counts(self) -> None:
+        """Keep the simulator's request counts across its recreation (``down``/``up``)."""
+        self._carried.update(self.sim("counts")["requests"])
+
     def tab_requests(self, contrato_ids) -> dict[str, int]:
         """Requests per tab path of these contracts, as the simulator counted them."""
         ids = {str(c) for c in contrato_ids}
         return {
             path: n
-            for path, n in self.sim("counts")["requests"].items()
+            for path, n in (self._carried + Counter(self.sim("counts")["requests"])).items()
             if (m := re.fullmatch(r"/api/contrato/(\d+)/(\w+)", path)) and m[1] in ids
         }
 

@@ -311,6 +311,7 @@ def test_the_whole_stack_down_and_up_mid_run_loses_no_row(pilha, oracle):
     before = {u: warehouse_snapshot(pilha.warehouse, u) for u in kept}
 
     def down_up():
+        pilha.carry_counts()  # the simulator goes down too
         t = time.monotonic()
         proc = pilha.compose("down")
         assert "Resource is still in use" not in proc.stderr, proc.stderr
