@@ -44,7 +44,15 @@ TERMINATE = """mutation($id: String!) { terminateRun(runId: $id) { __typename
   ... on TerminateRunFailure { message } ... on PythonError { message } } }"""
 
 OVERRIDE = """
+x-test-build: &test-build
+  build:
+    labels:
+      licitacao-teste: "1"  # so close() can prune the app images a code change left dangling
 services:
+  migrate: *test-build
+  code: *test-build
+  webserver: *test-build
+  daemon: *test-build
   proxy:
     ports: !override
       - "127.0.0.1::80"
@@ -245,6 +253,7 @@ class Pilha:
         for cid in self.run_containers(all_=True):  # a run launched while going down
             containers.run("rm", "-f", cid, check=False)
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
+        containers.run("image", "prune", "-f", "--filter", "label=licitacao-teste=1", check=False)
 
 
 def psutil_children(pid: int) -> list[int]:
