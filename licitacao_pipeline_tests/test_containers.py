@@ -202,7 +202,11 @@ def _fault(pilha: Pilha, oracle, uasg: str, name: str, act, restarted=()) -> dic
     pilha.set_latency(0.5)  # a run long enough to be interrupted
     [rid] = _submit(pilha, uasg)
     wait(lambda: pilha.status(rid) == "STARTED", 120, f"the {uasg} run to start")
-    wait(lambda: sum(pilha.tab_requests(ids).values()) >= 40, 120, "its tab sync under way")
+    wait(  # some tabs already stored, most still to fetch
+        lambda: sum(pilha.tab_requests(ids).values()) >= 40 and len(_stored_tabs(pilha, uasg)) >= 8,
+        120,
+        "its tab sync under way",
+    )
     before = {s: pilha.started_at(s) for s in restarted}
     stored = _stored_tabs(pilha, uasg)
     t0 = time.monotonic()
