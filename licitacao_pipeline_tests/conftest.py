@@ -23,6 +23,7 @@ from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResou
 from licitacao_pipeline.warehouse.engine import dispose_engines, embedded_url, normalize_url
 from licitacao_pipeline.warehouse.migrate import upgrade
 
+from .containers import engine_process
 from .processos import Sessao
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -58,9 +59,10 @@ def no_stray_processes():
     code servers, daemons, webservers, simulators, embedded PostgreSQL servers, CLI children.
 
     Each xdist worker is its own session and checks its own processes. The shared test server
-    (``TEST_PGDATA``) is excluded: it is meant to outlive the session. What is found is stopped,
-    so a failing session does not leave it running either."""
-    sessao = Sessao(excluded=_shared_test_server)
+    (``TEST_PGDATA``) and the Docker engine (started by the container tests when absent, with
+    the containers under it) are excluded: they are meant to outlive the session. What is found
+    is stopped, so a failing session does not leave it running either."""
+    sessao = Sessao(excluded=lambda p: _shared_test_server(p) or engine_process(p))
     yield sessao
     left = sessao.close()
     if left:

@@ -627,7 +627,7 @@ def test_a_browser_materializes_a_partition_from_the_ui_through_the_proxy(deploy
             page.goto(f"{dep.url}/runs/{run_id}")  # the run's page, where the UI follows it
             expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=240_000)
             page.goto(f"{dep.url}/locations/licitacao_pipeline/asset-groups/contratos")
-            expect(page.get_by_text("contratos_empenhos").first).to_be_visible()
+            expect(page.get_by_text("contratos_empenhos").first).to_be_visible(timeout=60_000)
             page.wait_for_timeout(2_000)  # the graph's layout settles, then all of it in view
             for _ in range(6):
                 page.locator('[aria-label="zoom_out"]').click()

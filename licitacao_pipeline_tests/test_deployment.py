@@ -34,7 +34,9 @@ LIMITS = {
     "run_monitoring": {
         "enabled": True,
         "start_timeout_seconds": 180,
-        "poll_interval_seconds": 30,
+        "poll_interval_seconds": 10,
+        "max_resume_run_attempts": 0,
+        "cancel_timeout_seconds": 120,
         "max_runtime_seconds": 14400,
     },
 }

@@ -29,10 +29,15 @@ from . import topologia
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "licitacao_pipeline" / "deploy"
 COMPOSE = ROOT / "docker-compose.yml"
-DOCKER_LAUNCHER = DEPLOY / "compose.docker-launcher.yml"
 HASH = "$2a$14$hDiGvpjXElra.8o71DkS9.yrItFuyJ9s8dBTkG443t0x0bXXAnHgm"  # caddy hash-password
 # The stack's long-running services and the one-shot migration.
-SERVICES = {"postgres", "migrate", "code", "webserver", "daemon", "proxy"}
+SERVICES = {"postgres", "migrate", "code", "webserver", "daemon", "docker-api", "proxy"}
+# Official images by default (a site's registry mirror overrides them: env.example).
+DEFAULT_IMAGES = {
+    "postgres": "postgres:16-bookworm",
+    "proxy": "caddy:2.10-alpine",
+    "docker-api": "caddy:2.10-alpine",
+}
 # What the Dockerfile may take from the build context: no tests, no simulator, no .venv/.data.
 ALLOWED_COPY = {"pyproject.toml", "README.md", "licitacao_pipeline"}
 
@@ -49,10 +54,9 @@ def _compose_schema():
     return json.loads((vendor / "compose-spec.json").read_text())
 
 
-@pytest.mark.parametrize("path", [COMPOSE, DOCKER_LAUNCHER], ids=lambda p: p.name)
-def test_compose_files_follow_the_compose_specification(path):
+def test_compose_file_follows_the_compose_specification():
     schema = _compose_schema()
-    jsonschema.validate(_load(path), schema)
+    jsonschema.validate(_load(COMPOSE), schema)
     broken = _load(COMPOSE)
     broken["services"]["proxy"]["healthcheck"]["intervall"] = "10s"  # a typo must not pass
     with pytest.raises(jsonschema.ValidationError):
@@ -127,12 +131,19 @@ def test_compose_resolves_the_stack_with_only_the_proxy_published(tmp_path):
     assert deps["webserver"]["code"]["condition"] == "service_healthy"
     assert deps["daemon"]["code"]["condition"] == "service_healthy"
     assert deps["proxy"]["webserver"]["condition"] == "service_healthy"
+    assert deps["webserver"]["docker-api"]["condition"] == "service_healthy"
+    # docker-api stops before the database (it stops the run containers first)
+    assert deps["docker-api"]["postgres"]["condition"] == "service_started"
+    for name, image in DEFAULT_IMAGES.items():
+        assert services[name]["image"] == image, name
     app = [n for n, s in services.items() if "build" in s]
     assert sorted(app) == ["code", "daemon", "migrate", "webserver"]
     for name in app:
         build, env = services[name]["build"], services[name]["environment"]
         assert Path(build["context"]) == ROOT
         assert (ROOT / build["dockerfile"]) == DEPLOY / "Dockerfile"
+        assert build["args"] == {"PYTHON_IMAGE": "python:3.11-slim-bookworm"}
+        assert services[name]["image"] == "licitacao_pipeline:latest"
         assert env["LICITACAO_AMBIENTE"] == "producao"
         assert env["DATABASE_URL"] == (
             "postgresql+psycopg2://licitacao:pw123@postgres:5432/licitacao"
@@ -157,42 +168,55 @@ def test_compose_resolves_the_stack_with_only_the_proxy_published(tmp_path):
 
 
 def test_compose_refuses_to_start_without_its_secrets(tmp_path):
-    for missing in ("POSTGRES_PASSWORD", "LICITACAO_UI_USUARIO", "LICITACAO_UI_SENHA_HASH"):
+    required = (
+        "POSTGRES_PASSWORD",
+        "LICITACAO_UI_USUARIO",
+        "LICITACAO_UI_SENHA_HASH",
+        "DOCKER_GID",
+    )
+    for missing in required:
         env_file = _env_file(tmp_path, **{missing: ""})
         proc = compose_config(tmp_path, COMPOSE, env_file=env_file, check=False)
         assert proc.returncode != 0, missing
         assert f"set {missing}" in proc.stderr, proc.stderr
 
 
-def test_docker_launcher_override_runs_each_run_in_a_container(tmp_path):
-    config = compose_config(tmp_path, COMPOSE, DOCKER_LAUNCHER, env_file=_env_file(tmp_path))
-    services = config["services"]
-    for name in ("migrate", "code", "webserver", "daemon"):
-        service = services[name]
-        assert service["build"]["args"] == {"EXTRA_PACKAGES": "dagster-docker==0.29.27"}
-        [instance] = [c for c in service["configs"] if c["target"].endswith("dagster.yaml")]
-        assert config["configs"][instance["source"]]["file"] == str(DEPLOY / "dagster-docker.yaml")
-    for name in ("webserver", "daemon"):  # launch, monitor and terminate run containers
-        mounts = {v["target"]: v for v in services[name]["volumes"]}
-        assert mounts["/var/run/docker.sock"]["source"] == "/var/run/docker.sock"
-        assert services[name]["group_add"] == ["999"]
-    for name, item in config["configs"].items():
-        assert "content" in item or Path(item["file"]).is_file(), name
-    # the names the run launcher's config gives the run containers
-    launcher = _load(DEPLOY / "dagster-docker.yaml")["run_launcher"]["config"]
-    assert config["networks"]["default"]["name"] == launcher["network"]
-    volumes = {v.split(":")[0] for v in launcher["container_kwargs"]["volumes"]}
-    assert volumes == {
-        config["volumes"][v]["name"] for v in ("dagster_storage", "exports", "imports")
-    }
-    assert launcher["image"] == services["code"]["image"]
+def test_runs_get_a_container_of_the_code_servers_image_on_the_projects_network(tmp_path):
+    config = compose_config(tmp_path, COMPOSE, env_file=_env_file(tmp_path))
+    services, project = config["services"], config["name"]
+    code = services["code"]["environment"]
+    assert code["DAGSTER_CONTAINER_IMAGE"] == services["code"]["image"]
+    context = json.loads(code["DAGSTER_CONTAINER_CONTEXT"])["docker"]
+    assert context["networks"] == [config["networks"]["default"]["name"]]
+    kwargs = context["container_kwargs"]
+    assert kwargs["labels"] == {"licitacao/projeto": project}
+    assert services["docker-api"]["environment"]["LICITACAO_PROJETO"] == project
+    # the code server's volumes, by the names compose gives them
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in kwargs["volumes"]}
+    code_mounts = {v["target"]: v["source"] for v in services["code"]["volumes"]}
+    assert {t: config["volumes"][s]["name"] for t, s in code_mounts.items()} == mounts
     # the run containers get what the code server has
-    passed = set(launcher["env_vars"])
-    code_env = set(services["code"]["environment"]) - {
-        "DAGSTER_CODE_SERVER_HOST",
-        "DAGSTER_CODE_SERVER_PORT",
+    launcher = _load(DEPLOY / "dagster.yaml")["run_launcher"]
+    assert launcher["class"] == "DockerRunLauncher"
+    passed = set(launcher["config"]["env_vars"])
+    own = {"DAGSTER_CODE_SERVER_HOST", "DAGSTER_CODE_SERVER_PORT"} | {
+        k for k in code if k.startswith("DAGSTER_CONTAINER_")
     }
-    assert code_env == passed
+    assert set(code) - own == passed
+    # Only the daemon (launches and checks run containers) and docker-api hold the socket;
+    # the webserver, behind the public proxy, reaches the engine through docker-api alone.
+    socket = {
+        name
+        for name, s in services.items()
+        if any(v["source"] == "/var/run/docker.sock" for v in s.get("volumes", []))
+    }
+    assert socket == {"daemon", "docker-api"}
+    assert services["daemon"]["group_add"] == ["999"]
+    assert services["webserver"]["environment"]["DOCKER_HOST"] == "tcp://docker-api:2375"
+    assert not services["docker-api"].get("ports")
+    assert config["networks"]["docker_api"]["internal"] is True
+    on_api = {name for name, s in services.items() if "docker_api" in s.get("networks", {})}
+    assert on_api == {"webserver", "docker-api"}  # not the proxy, not the run containers
 
 
 def _compose_variables(path: Path) -> set[str]:
@@ -205,7 +229,7 @@ def test_env_example_lists_every_variable_the_compose_files_read():
         for line in (DEPLOY / "env.example").read_text().splitlines()
         if line and not line.startswith("#") and "=" in line
     }
-    used = _compose_variables(COMPOSE) | _compose_variables(DOCKER_LAUNCHER)
+    used = _compose_variables(COMPOSE) - {"COMPOSE_PROJECT_NAME"}  # set by compose itself
     assert used == example
 
 
@@ -246,18 +270,28 @@ def test_dockerfile_passes_hadolint():
 def test_dockerfile_builds_a_pinned_non_root_production_only_image():
     steps = dockerfile_instructions(DEPLOY / "Dockerfile")
     [base] = [args for word, args in steps if word == "FROM"]
-    image, _, tag = base.partition(":")
+    assert base == "${PYTHON_IMAGE}"  # a build argument whose default is the official image
+    args = dict(a.split("=", 1) for word, a in steps if word == "ARG")
+    image, _, tag = args["PYTHON_IMAGE"].partition(":")
     assert image == "python" and re.match(r"^3\.1[1-3]-slim-\w+$", tag), base  # no :latest
+    # the run launcher, pinned as the dev extra pins it
+    assert args["EXTRA_PACKAGES"].strip('"') in _dev_requirements()
     copies = [shlex.split(args) for word, args in steps if word in ("COPY", "ADD")]
     assert [word for word, _ in steps if word == "ADD"] == []
     sources = {Path(src).parts[0] for args in copies for src in args[:-1]}
     assert sources == ALLOWED_COPY
     runs = " ".join(args for word, args in steps if word == "RUN")
-    installs = re.findall(r"pip install ([^&]*)", runs)
-    assert len(installs) == 1
-    words = shlex.split(installs[0].replace("${EXTRA_PACKAGES}", ""))
-    assert [w for w in words if not w.startswith("-")] == ["."]  # no extra, no -e
-    assert "[" not in installs[0] and "requirements" not in installs[0]
+    # Two installs: the dependencies (a stub of the package, from pyproject.toml alone, in a
+    # layer a code change does not rebuild), then the package itself without dependencies.
+    deps, package = re.findall(r"pip install ([^&]*)", runs)
+    for install in (deps, package):
+        words = shlex.split(install.replace("${EXTRA_PACKAGES}", ""))
+        assert [w for w in words if not w.startswith("-")] == ["."]  # no extra, no -e
+        assert "[" not in install and "requirements" not in install
+    assert "--no-deps" in package and "--no-deps" not in deps
+    order = [word for word, args in steps if word in ("COPY", "RUN")]
+    first_copies = [shlex.split(a)[0] for w, a in steps if w == "COPY"]
+    assert first_copies[0] == "pyproject.toml" and order[:2] == ["COPY", "RUN"]
     for tool in ("pytest", "ruff", "comprasnet", "hypothesis", "playwright"):
         assert tool not in runs
     [user] = [args for word, args in steps if word == "USER"]
@@ -355,16 +389,27 @@ def test_production_instance_loads_with_postgres_storage_and_the_dev_limits(
         assert inst.run_coordinator.dequeue_interval_seconds == 1
 
 
-def test_docker_launcher_instance_loads_and_mirrors_production(dagster_pg, tmp_path, monkeypatch):
-    from dagster_docker import DockerRunLauncher  # dev extra
+def test_production_instance_runs_each_run_in_a_container(dagster_pg, tmp_path, monkeypatch):
+    from dagster_docker import DockerRunLauncher
 
-    prod, docker = _load(DEPLOY / "dagster.yaml"), _load(DEPLOY / "dagster-docker.yaml")
-    assert {k: v for k, v in docker.items() if k != "run_launcher"} == prod
-    with _instance(DEPLOY / "dagster-docker.yaml", tmp_path / "home", dagster_pg, monkeypatch) as i:
-        launcher = i.run_launcher
+    with _instance(DEPLOY / "dagster.yaml", tmp_path / "home", dagster_pg, monkeypatch) as inst:
+        launcher = inst.run_launcher
         assert isinstance(launcher, DockerRunLauncher)
-        assert launcher.networks == ["licitacao"] and launcher.image == "licitacao_pipeline:latest"
+        assert launcher.supports_check_run_worker_health  # run monitoring sees a dead run
+        assert launcher.image is None and launcher.networks == []  # the code server's, per run
         assert "DATABASE_URL" in launcher.env_vars and "LICITACAO_AMBIENTE" in launcher.env_vars
+        kwargs = launcher.container_kwargs
+        assert kwargs["auto_remove"] is True and kwargs["init"] is True
+        assert inst.run_monitoring_poll_interval_seconds == 10
+        assert inst.run_monitoring_max_resume_run_attempts == 0  # failed, then retried
+
+
+def _dev_requirements() -> list[str]:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][
+        "dev"
+    ]
 
 
 def _camel(value):

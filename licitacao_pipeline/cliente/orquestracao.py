@@ -10,6 +10,7 @@ run events and queue counts are small queries sent through the same transport.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,37 @@ CANCEL_TIMEOUT_S = 120.0
 # Runs holding a UASG's slot (started) or waiting for it (queued).
 _STARTED = ("STARTING", "STARTED", "CANCELING")
 _QUEUED = ("QUEUED",)
+
+
+# A webserver restarting behind the proxy (HTTP 502/503/504), whose database has just restarted
+# (a pooled connection found closed: the transaction rolled back) or whose code server is
+# restarting (a deploy: nothing was launched) is waited for this long.
+ESPERA_MAXIMA = 60
+_log = logging.getLogger(__name__)
+
+
+def _momentaneo(exc: BaseException) -> bool:
+    """Whether ``exc`` says the webserver did not carry the request out, for a moment only. A
+    refused connection is not waited for: nothing may be listening there at all."""
+    while exc is not None:
+        if isinstance(exc, TransportServerError) and exc.code in (502, 503, 504):
+            return True
+        text = str(exc)
+        if "OperationalError" in text:  # psycopg2's, relayed in a GraphQL error
+            return True
+        if "DagsterUserCodeUnreachableError" in text:  # the code server restarting (a deploy)
+            return True
+        exc = exc.__cause__
+    return False
+
+
+def _resumo(exc: BaseException) -> str:
+    text = str(exc)
+    if "OperationalError" in text:
+        return "conexão com o banco de dados perdida"
+    if "DagsterUserCodeUnreachableError" in text:
+        return "servidor de código indisponível"
+    return text[:120]
 
 
 class OrquestracaoError(Exception):
@@ -313,6 +345,7 @@ class Orquestrador:
         )
         self._client = DagsterGraphQLClient(parts.hostname, transport=transport)
         self._gql = Client(transport=transport)
+        self._aguardou = False
 
     @classmethod
     def from_env(cls, url: str | None = None, env: Mapping[str, str] | None = None):
@@ -525,6 +558,27 @@ class Orquestrador:
         return result
 
     def _call(self, fn, *args, **kwargs):
+        """``fn``, waiting up to ``ESPERA_MAXIMA`` seconds while the webserver is momentarily
+        unable to answer (``_momentaneo``): it did not carry the request out, so asking again
+        cannot do it twice."""
+        deadline = time.monotonic() + ESPERA_MAXIMA
+        while True:
+            try:
+                return self._call_once(fn, *args, **kwargs)
+            except OrquestracaoError as exc:
+                if not _momentaneo(exc) or time.monotonic() >= deadline:
+                    raise
+                if not self._aguardou:  # said once per client
+                    _log.warning(
+                        "o webserver em %s não está respondendo agora (%s); aguardando até %d s",
+                        self.url,
+                        _resumo(exc),
+                        ESPERA_MAXIMA,
+                    )
+                    self._aguardou = True
+                time.sleep(2)
+
+    def _call_once(self, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except DagsterGraphQLClientError as exc:
