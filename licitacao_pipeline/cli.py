@@ -16,6 +16,10 @@ def _migrate(args: argparse.Namespace) -> int:
     engine = get_engine(args.database_url, migrate=False)
     upgrade(engine, args.revision)
     print(f"warehouse at revision {current_revision(engine)} ({engine.url.render_as_string()})")
+    from licitacao_pipeline.defs.pools import ensure_pools
+
+    for pool in ensure_pools():
+        print(f"pool {pool} created at the instance's default limit")
     return 0
 
 

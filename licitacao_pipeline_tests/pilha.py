@@ -40,6 +40,8 @@ PLAN_QUERY = """{ executionPlanOrError(mode: "default", pipeline: {repositoryLoc
   "licitacao_pipeline", repositoryName: "__repository__", pipelineName: "sincronizar_contratos"})
   { __typename } }"""
 STATUS_QUERY = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+STATUSES_QUERY = """query($ids: [String!]) { runsOrError(filter: {runIds: $ids}) {
+  ... on Runs { results { runId status } } } }"""
 TERMINATE = """mutation($id: String!) { terminateRun(runId: $id) { __typename
   ... on TerminateRunFailure { message } ... on PythonError { message } } }"""
 
@@ -216,6 +218,11 @@ class Pilha:
 
     def status(self, run_id: str) -> str:
         return self.graphql(STATUS_QUERY, {"id": run_id})["data"]["runOrError"]["status"]
+
+    def statuses(self, run_ids) -> dict[str, str]:
+        """Every run's status at one instant (one query: a consistent view of the queue)."""
+        data = self.graphql(STATUSES_QUERY, {"ids": list(run_ids)})["data"]["runsOrError"]
+        return {r["runId"]: r["status"] for r in data["results"]}
 
     def terminate(self, run_id: str) -> dict:
         return self.graphql(TERMINATE, {"id": run_id}, timeout=60)["data"]["terminateRun"]

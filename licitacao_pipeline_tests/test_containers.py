@@ -144,7 +144,7 @@ def test_one_run_per_uasg_and_the_pool_hold_with_run_containers_and_terminate_st
     most, seen_second_with_first = 0, False
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        states = {rid: pilha.status(rid) for rid in ids}
+        states = pilha.statuses(ids)
         running = [rid for rid, s in states.items() if s in ACTIVE]
         most = max(most, len(running))
         seen_second_with_first |= first[0] in running and second in running
@@ -158,9 +158,10 @@ def test_one_run_per_uasg_and_the_pool_hold_with_run_containers_and_terminate_st
         _equal_to_source(pilha, oracle, uasg)
     # Terminate from GraphQL (the UI's button): the run container stops within seconds.
     pilha.set_latency(1.0)
-    [rid] = _submit(pilha, TERMINAR)
-    wait(lambda: pilha.status(rid) == "STARTED" and pilha.run_containers(), 120, "the run")
-    time.sleep(3)
+    [rid] = _submit(pilha, TERMINAR, "--full")  # every tab due: minutes of requests
+    ids = [r["id"] for r in oracle.listing(TERMINAR)]
+    wait(lambda: pilha.status(rid) == "STARTED" and pilha.tab_requests(ids), 120, "its tabs")
+    assert pilha.status(rid) == "STARTED"
     t0 = time.monotonic()
     answer = pilha.terminate(rid)
     assert answer["__typename"] == "TerminateRunSuccess", (answer, pilha.logs("webserver"))

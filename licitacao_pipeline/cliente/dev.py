@@ -57,6 +57,14 @@ def _simulator(args: argparse.Namespace):
     ).start()
 
 
+def _pools(home: Path) -> None:
+    """The project's pools exist before the first run is queued (``defs.pools``)."""
+    os.environ["DAGSTER_HOME"] = str(home)  # this process's own instance: the one dagster dev uses
+    from licitacao_pipeline.defs.pools import ensure_pools
+
+    ensure_pools()
+
+
 def _dagster() -> str:
     beside = Path(sys.executable).with_name("dagster")  # the venv's, even if not on PATH
     found = str(beside) if beside.exists() else shutil.which("dagster")
@@ -81,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     for directory in (conf.data_dir, conf.export_dir, conf.import_dir):
         directory.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DAGSTER_HOME=str(home))
+    _pools(home)
     embedded = _warehouse(env)
     sim = _simulator(args) if args.simulator else None
     if sim is not None:
