@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from _common import free_port
 
 from comprasnet_simulator import SimulatorControl
-from licitacao_pipeline.cliente.orquestracao import Orquestrador
+from licitacao_pipeline.client.orquestracao import Orquestrador
 from licitacao_pipeline.warehouse.engine import embedded_url, stop_embedded_server
 
 ROOT = Path(__file__).resolve().parent.parent

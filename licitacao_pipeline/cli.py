@@ -24,20 +24,20 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from licitacao_pipeline.cliente import dev
+    from licitacao_pipeline.client import dev
 
     return dev.run(args)
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from licitacao_pipeline.cliente import dev
+    from licitacao_pipeline.client import dev
 
     return dev.stop(args)
 
 
 def _comando(name: str):
     def run(args: argparse.Namespace) -> int:
-        from licitacao_pipeline.cliente import comandos
+        from licitacao_pipeline.client import comandos
 
         return getattr(comandos, name)(args)
 

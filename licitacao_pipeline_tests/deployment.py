@@ -164,7 +164,7 @@ class Deployment:
 
     def orquestrador(self, **kwargs):
         """The client other applications use, with this deployment's URL and credentials."""
-        from licitacao_pipeline.cliente.orquestracao import Orquestrador
+        from licitacao_pipeline.client.orquestracao import Orquestrador
 
         return Orquestrador.from_env(env=self.env, **kwargs)
 

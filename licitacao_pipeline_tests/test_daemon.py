@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from comprasnet_simulator import ComprasNetSimulator
-from licitacao_pipeline.cliente.orquestracao import CredenciaisRecusadas, Orquestrador
+from licitacao_pipeline.client.orquestracao import CredenciaisRecusadas, Orquestrador
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.relogio import TIMEZONE
 from licitacao_pipeline.uasgs import DEFAULT_UASGS

@@ -249,7 +249,7 @@ def test_sync_of_a_contract_not_yet_stored_asks_the_running_simulator(dia):
 
 def test_cancel_works_right_after_a_run_leaves_the_queue(dia):
     """The webserver refuses to terminate a STARTING run; cancel waits for it to start."""
-    from licitacao_pipeline.cliente.orquestracao import Orquestrador
+    from licitacao_pipeline.client.orquestracao import Orquestrador
 
     dia.sim.set_latency(0.5)  # the run lasts long enough to still be running when canceled
     try:
@@ -283,7 +283,7 @@ def test_cancel_works_right_after_a_run_leaves_the_queue(dia):
 @pytest.fixture(scope="module")
 def cancelado(dia):
     """A running full sync of CANCELED stopped in its tab phase: its run id."""
-    from licitacao_pipeline.cliente.orquestracao import Orquestrador
+    from licitacao_pipeline.client.orquestracao import Orquestrador
 
     orq = Orquestrador(dia.url)
     dia.sim.set_latency(1.0)  # ~10 s of tab requests: the cancel lands in the middle

@@ -12,7 +12,7 @@ from typing import Any
 
 from dagster import DagsterRunStatus
 
-from licitacao_pipeline.cliente.orquestracao import (
+from licitacao_pipeline.client.orquestracao import (
     Evento,
     Execucao,
     OrquestracaoError,
@@ -56,7 +56,7 @@ _CLASS_PATH = re.compile(r"^(?:[A-Za-z_][\w]*\.)+([A-Za-z_]\w*): ")
 
 
 @dataclass
-class Acompanhado:
+class FollowedRun:
     """One followed run: what was submitted, and what has been seen of it so far."""
 
     run_id: str
@@ -124,7 +124,7 @@ def _stamp(ts: float | None = None) -> str:
     return datetime.fromtimestamp(ts or time.time()).strftime("%H:%M:%S")
 
 
-class Acompanhamento:
+class Follower:
     """Polls the runs' status and events through ``orq`` and prints with ``out``."""
 
     def __init__(
@@ -132,7 +132,7 @@ class Acompanhamento:
     ):
         self.orq, self.out, self.interval = orq, out, interval
 
-    def follow(self, runs: list[Acompanhado]) -> list[Acompanhado]:
+    def follow(self, runs: list[FollowedRun]) -> list[FollowedRun]:
         """Until every run (or its automatic retry) has ended; returns them."""
         pending = list(runs)
         while pending:
@@ -143,7 +143,7 @@ class Acompanhamento:
                 time.sleep(self.interval)
         return runs
 
-    def summary(self, run: Acompanhado) -> list[str]:
+    def summary(self, run: FollowedRun) -> list[str]:
         ex = run.execucao
         assert ex is not None
         nome = ex.tags.get(UNIDADE_TAG)
@@ -160,7 +160,7 @@ class Acompanhamento:
         lines += [f"  error: {erro}" for erro in dict.fromkeys(run.erros)]
         return lines
 
-    def _espera(self, run: Acompanhado) -> str:
+    def _espera(self, run: FollowedRun) -> str:
         """What the user waited for, from this command's submission to the run's end: the
         queue, the run worker's start (a new process importing Dagster and this code), the
         work itself."""
@@ -174,10 +174,10 @@ class Acompanhamento:
             parts.append(f"total {max(0.0, ex.end_time - run.enviado_em):.1f}s desde o envio")
         return "tempo: " + ", ".join(parts) if parts else ""
 
-    def _say(self, run: Acompanhado, text: str, ts: float | None = None) -> None:
+    def _say(self, run: FollowedRun, text: str, ts: float | None = None) -> None:
         self.out(f"{_stamp(ts)} [{run.codigo}] {text}")
 
-    def _poll(self, run: Acompanhado) -> bool:
+    def _poll(self, run: FollowedRun) -> bool:
         """One look at the run; True once it has ended and will not be retried."""
         ex = self.orq.run(run.run_id)  # status first: the events read next include its cause
         changed = run.execucao is None or ex.status != run.execucao.status
@@ -196,7 +196,7 @@ class Acompanhamento:
             return self._switch_to_retry(run)
         return True
 
-    def _collect(self, run: Acompanhado, e: Evento) -> None:
+    def _collect(self, run: FollowedRun, e: Evento) -> None:
         run.iniciado = run.iniciado or e.tipo == "RunStartEvent"
         if e.tipo in ("MaterializationEvent", "ObservationEvent") and e.asset:
             counts = {k: v for k, v in e.metadados.items() if k in CONTAGENS}
@@ -212,7 +212,7 @@ class Acompanhamento:
         if line:
             self._say(run, line, e.timestamp)
 
-    def _switch_to_retry(self, run: Acompanhado) -> bool:
+    def _switch_to_retry(self, run: FollowedRun) -> bool:
         if run.retry_deadline is None:
             run.retry_deadline = time.monotonic() + RETRY_WAIT_SECONDS
         retry = self.orq.retry_of(run.run_id)

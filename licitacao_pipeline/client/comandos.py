@@ -30,7 +30,7 @@ def _sync_usage_problem(args: argparse.Namespace) -> str | None:
 
 def _sync_targets(args: argparse.Namespace) -> dict[str, str | None]:
     """``{uasg: nome or None}`` to submit; a contract's UASG is looked up if not given."""
-    from licitacao_pipeline.cliente import localizacao
+    from licitacao_pipeline.client import localizacao
 
     warehouse = localizacao.warehouse()
     uasgs = list(dict.fromkeys(args.uasgs))
@@ -45,7 +45,7 @@ def _sync_targets(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def _submit(orq, args: argparse.Namespace, uasg: str, nome: str | None, ahead: int):
-    from licitacao_pipeline.cliente.acompanhamento import Acompanhado
+    from licitacao_pipeline.client.follow import FollowedRun
     from licitacao_pipeline.uasgs import uasg_label
 
     if args.contrato is not None:
@@ -55,7 +55,7 @@ def _submit(orq, args: argparse.Namespace, uasg: str, nome: str | None, ahead: i
     else:
         run_id = orq.submit_uasg(uasg, completa=args.completa, nome=nome)
         what = "listing and every tab" if args.completa else "listing and due tabs"
-    run = Acompanhado(run_id, uasg_label(uasg, nome))
+    run = FollowedRun(run_id, uasg_label(uasg, nome))
     waits = f"; waits for {ahead} run(s) of this UASG" if ahead else ""
     _err(f"{run.rotulo}: submitted {what}{waits}")
     _err(f"  {orq.run_url(run_id)}")
@@ -63,8 +63,8 @@ def _submit(orq, args: argparse.Namespace, uasg: str, nome: str | None, ahead: i
 
 
 def sync(args: argparse.Namespace) -> int:
-    from licitacao_pipeline.cliente.localizacao import LocalizacaoError
-    from licitacao_pipeline.cliente.orquestracao import OrquestracaoError, Orquestrador
+    from licitacao_pipeline.client.localizacao import LocalizacaoError
+    from licitacao_pipeline.client.orquestracao import OrquestracaoError, Orquestrador
 
     if problem := _sync_usage_problem(args):
         _err(f"licitacao sync: {problem}")
@@ -93,10 +93,10 @@ def sync(args: argparse.Namespace) -> int:
 
 def _follow(orq, submitted: list) -> int:
     """Print the runs' progress until they end, then what they did; the exit status."""
-    from licitacao_pipeline.cliente.acompanhamento import Acompanhamento
-    from licitacao_pipeline.cliente.orquestracao import OrquestracaoError
+    from licitacao_pipeline.client.follow import Follower
+    from licitacao_pipeline.client.orquestracao import OrquestracaoError
 
-    follower = Acompanhamento(orq, out=lambda line: print(line, flush=True))
+    follower = Follower(orq, out=lambda line: print(line, flush=True))
     try:
         follower.follow(submitted)
     except KeyboardInterrupt:
@@ -121,7 +121,7 @@ def _print_runs(runs: list, why: str) -> None:
 
 
 def cancel(args: argparse.Namespace) -> int:
-    from licitacao_pipeline.cliente.orquestracao import OrquestracaoError, Orquestrador
+    from licitacao_pipeline.client.orquestracao import OrquestracaoError, Orquestrador
 
     failed = 0
     try:
@@ -141,8 +141,8 @@ def cancel(args: argparse.Namespace) -> int:
 
 def _run_job(args: argparse.Namespace, job: str, op: str, config: dict[str, Any], rotulo: str):
     """Submit one run of ``job`` with ``config`` for ``op``, then follow it to the end."""
-    from licitacao_pipeline.cliente.acompanhamento import Acompanhado
-    from licitacao_pipeline.cliente.orquestracao import OrquestracaoError, Orquestrador
+    from licitacao_pipeline.client.follow import FollowedRun
+    from licitacao_pipeline.client.orquestracao import OrquestracaoError, Orquestrador
 
     try:
         orq = Orquestrador.from_env(args.url)
@@ -151,7 +151,7 @@ def _run_job(args: argparse.Namespace, job: str, op: str, config: dict[str, Any]
         _err(f"licitacao {args.command}: {exc}")
         return 2
     _err(f"{rotulo}: enviada\n  {orq.run_url(run_id)}")
-    run = Acompanhado(run_id, rotulo)
+    run = FollowedRun(run_id, rotulo)
     if args.no_wait:
         print(run_id)
         return 0

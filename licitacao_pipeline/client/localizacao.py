@@ -65,7 +65,7 @@ def contrato_uasg(contrato_id: int, engine: Engine | None) -> tuple[str, str]:
                 return uasg, "from the warehouse"
         except sa.exc.SQLAlchemyError:
             pass
-    from licitacao_pipeline.cliente.instancia_dev import encontrar
+    from licitacao_pipeline.client.instancia_dev import encontrar
 
     dev = encontrar()
     base_url = (

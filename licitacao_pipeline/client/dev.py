@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from licitacao_pipeline import settings
-from licitacao_pipeline.cliente import instancia_dev
+from licitacao_pipeline.client import instancia_dev
 
 STOP_GRACE_S = 60.0  # dagster dev's own shutdown (webserver, daemon, code server)
 
