@@ -22,6 +22,7 @@ from .processos import carrying, describe, stop
         "bench_exportacao.py",
         "bench_alteracoes.py",
         "bench_hostil.py",
+        "bench_inicio.py",
     ],
 )
 def test_benchmark_script_imports_and_parses_its_arguments(repo_root, script):
@@ -44,6 +45,7 @@ TINY = {
     "bench_exportacao.py": ["--small", "200", "--large", "400"],
     "bench_alteracoes.py": ["--contracts", "40", "--rounds", "1"],
     "bench_hostil.py": ["--bomb-mib", "16", "--depth", "1000"],
+    "bench_inicio.py": ["--repeat", "1"],
 }
 
 
