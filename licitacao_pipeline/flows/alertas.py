@@ -58,6 +58,9 @@ def payload(row: Any) -> dict[str, Any]:
         "failed_at": row.failed_at.isoformat(),
         "message": row.message,
         "failed_steps": row.failed_steps,
+        # 'falha' (a failed run) or 'sinais' (a UASG's new red flags, listed in detalhes)
+        "tipo": getattr(row, "tipo", "falha"),
+        "detalhes": getattr(row, "detalhes", []),
     }
 
 

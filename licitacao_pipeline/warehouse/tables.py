@@ -122,6 +122,9 @@ alertas = sa.Table(
     sa.Column("post_attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("post_error", sa.Text),
     sa.Column("ultima_tentativa_em", TS),
+    # 'falha' (a failed run) or 'sinais' (new red flags of a UASG, one refresh); their details
+    sa.Column("tipo", sa.Text, nullable=False, server_default="falha"),
+    sa.Column("detalhes", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
 )
 
 
@@ -279,4 +282,45 @@ contratos_alteracoes = sa.Table(
     ),
     sa.Index("ix_contratos_alteracoes_uasg_visto_em", "uasg", "visto_em"),
     sa.Index("ix_contratos_alteracoes_visto_em", "visto_em"),
+)
+
+
+# Red flags (sinais de alerta): one row per rule and contract while it holds; resolved, never
+# deleted. The evidence in typed columns (exact money, dates) and the records behind it.
+SEVERIDADES = ("alta", "media", "baixa")
+sinais_alerta = sa.Table(
+    "sinais_alerta",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("regra", sa.Text, nullable=False),
+    sa.Column("contrato_id", sa.BigInteger, nullable=False),
+    sa.Column("uasg", sa.String(6), nullable=False),
+    sa.Column("severidade", sa.Text, nullable=False),
+    sa.Column("valor_referencia", sa.Numeric),  # the amount the rule compares with
+    sa.Column("valor_apurado", sa.Numeric),  # what was found
+    sa.Column("percentual", sa.Numeric(12, 4)),  # apurado / referência, in %
+    sa.Column("limite", sa.Numeric),  # the rule's threshold (a %, or days)
+    sa.Column("data_referencia", sa.Date),
+    sa.Column("data_limite", sa.Date),
+    sa.Column("dias", sa.Integer),
+    sa.Column("registros", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("base_legal", sa.Text, nullable=False),
+    sa.Column("detalhe", sa.Text, nullable=False),
+    sa.Column("aberto_em", TS, nullable=False),
+    sa.Column("visto_em", TS, nullable=False),
+    sa.Column("resolvido_em", TS),
+    sa.CheckConstraint(
+        "severidade IN ('alta', 'media', 'baixa')", name="ck_sinais_alerta_severidade"
+    ),
+    sa.Index(
+        "ux_sinais_alerta_abertos",
+        "regra",
+        "contrato_id",
+        unique=True,
+        postgresql_where=sa.text("resolvido_em IS NULL"),
+    ),
+    sa.Index(
+        "ix_sinais_alerta_uasg_abertos", "uasg", postgresql_where=sa.text("resolvido_em IS NULL")
+    ),
+    sa.Index("ix_sinais_alerta_contrato", "contrato_id"),
 )
