@@ -70,7 +70,7 @@ URL_HELP = (
     "else http://localhost:3000)"
 )
 FORMATS = ("csv", "json", "ndjson", "xml", "pdf")
-EXPORT_TABS = (*ABAS, "alteracoes")
+EXPORT_TABS = (*ABAS, "alteracoes", "sinais")
 
 
 def _queue_options(parser: argparse.ArgumentParser) -> None:
@@ -173,6 +173,15 @@ def _add_files(sub) -> None:
     imp.set_defaults(func=_comando("importar"))
 
 
+def _add_sinais(sub) -> None:
+    from licitacao_pipeline.warehouse.sinais import REGRAS
+
+    cmd = sub.add_parser("sinais", help="print the open red flags (sinais de alerta)")
+    cmd.add_argument("--uasg", dest="uasgs", action="append", type=_uasg_code, metavar="UASG")
+    cmd.add_argument("--regra", dest="regras", action="append", choices=list(REGRAS))
+    cmd.set_defaults(func=_comando("sinais"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="licitacao", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -183,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_dev(sub)
     _add_sync(sub)
     _add_files(sub)
+    _add_sinais(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

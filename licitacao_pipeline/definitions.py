@@ -16,6 +16,7 @@ from licitacao_pipeline.defs.resources import ComprasNetResource, WarehouseResou
 from licitacao_pipeline.defs.saude import verificacao_saude, verificar_saude
 from licitacao_pipeline.defs.schedules import build_schedules
 from licitacao_pipeline.defs.sensors import abas_seguem_contratos, alerta_falhas, alertas_pendentes
+from licitacao_pipeline.defs.sinais import sinais_de_alerta
 
 SETTINGS = settings.load()
 
@@ -31,7 +32,7 @@ def _comprasnet() -> ComprasNetResource:
 
 
 defs = dg.Definitions(
-    assets=[contratos, contratos_abas, *portal_assets, alteracoes_recentes],
+    assets=[contratos, contratos_abas, *portal_assets, alteracoes_recentes, sinais_de_alerta],
     # One process per run: steps share it sequentially (the parallelism is inside the steps and
     # across UASG runs), which saves a Python start per step and keeps memory predictable.
     executor=dg.in_process_executor,

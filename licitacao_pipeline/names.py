@@ -22,6 +22,7 @@ OP_ABAS = "contratos_abas"
 
 # assets, their groups, and the pool of every step that calls ComprasNet
 CONTRATOS = "contratos"
+SINAIS = "sinais_de_alerta"  # also the job_name of its alerts
 GROUP_CONTRATOS = "contratos"
 GROUP_PORTAL = "portal"
 POOL_COMPRASNET = "comprasnet"

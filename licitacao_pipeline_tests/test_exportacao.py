@@ -383,13 +383,17 @@ def test_every_tab_file_has_every_field_and_a_contract_key_no_field_can_hide(
             ),
             {"c": seeded["big"]},
         )
-    tabs = ["historico", "empenhos", "itens", "arquivos", "alteracoes"]
+    from licitacao_pipeline.flows import sinais
+
+    sinais.atualizar(engine, DAY + timedelta(days=400))  # open red flags, a tab of their own
+    tabs = ["historico", "empenhos", "itens", "arquivos", "alteracoes", "sinais"]
     result = run_export(db_url, uasgs=["787010"], include_tabs=tabs, nome_arquivo="todas",
                         decimal="iso")  # fmt: skip
     meta = output_metadata(result)
     want = expected(engine, ("787010",))
     for aba in tabs:
         path = exports / f"todas_{aba}.csv"
+        assert aba != "sinais" or meta["linhas_abas"]["sinais"] > 0
         header = path.read_text(encoding="utf-8-sig").splitlines()[0].split(";")
         fields = [(n, k) for n, k in TAB_FIELDS[aba] if n != "contrato_id"]
         assert header == [
@@ -398,14 +402,15 @@ def test_every_tab_file_has_every_field_and_a_contract_key_no_field_can_hide(
             "contrato_numero",
             *(n for n, _ in fields),
         ]
-        source = "alteracoes_recentes" if aba == "alteracoes" else f"contratos_{aba}"
-        where = "" if aba == "alteracoes" else " AND removido_em IS NULL"
+        views = {"alteracoes": "alteracoes_recentes", "sinais": "sinais_abertos"}
+        source = views.get(aba, f"contratos_{aba}")
+        where = "" if aba in views else " AND removido_em IS NULL"
         stored = _query(engine, f"SELECT * FROM {source} WHERE contrato_id = ANY(:ids){where}",
                         ids=list(want))  # fmt: skip
         records = read_csv(path, ";", True)
         assert stored and len(records) == len(stored) == meta["linhas_abas"][aba], aba
         cells = sorted(
-            [str(r["contrato_id"]), r["uasg"] if aba == "alteracoes" else want[r["contrato_id"]][
+            [str(r["contrato_id"]), r["uasg"] if aba in views else want[r["contrato_id"]][
                 "uasg"], neutralized(want[r["contrato_id"]]["numero"]),
              *(_cell(k, r[n]) for n, k in fields)]
             for r in stored
@@ -511,15 +516,20 @@ def _squash(text: str) -> str:
 def test_pdf_is_a_landscape_table_with_repeated_header_and_page_numbers(
     seeded, db_url, engine, exports
 ):
-    filters = {"uasgs": ["787010", "012345"], "vigente_em": "2026-06-15"}
+    from licitacao_pipeline.flows import sinais
+
+    with engine.begin() as conn:  # still Ativo long after its end: a red flag the PDF lists
+        _set(conn, seeded["big"], vigencia_fim=DAY - timedelta(days=40), situacao="Ativo")
+    sinais.atualizar(engine, DAY)
+    filters = {"uasgs": ["787010", "012345"]}
     meta = output_metadata(run_export(db_url, format="pdf", situacao="todos", **filters))
-    want = expected(engine, ("787010", "012345"), "todos", DAY)
+    want = expected(engine, ("787010", "012345"), "todos")
     reader = pypdf.PdfReader(exports / meta["path"].rsplit("/", 1)[-1])
     pages = [p.extract_text() for p in reader.pages]
     assert meta["rows"] == len(want) and len(want) >= 3
     for n, (page, text) in enumerate(zip(reader.pages, pages, strict=True), 1):
         assert page.mediabox.width > page.mediabox.height  # landscape
-        assert "Contratos — UASG 787010, 012345; situação: todos; vigentes em 15/06/2026" in text
+        assert "Contratos — UASG 787010, 012345; situação: todos" in text
         assert "Valor global (R$)" in text and "Fornecedor" in text  # the header row, every page
         assert f"Página {n} de {len(pages)}" in text
     everything = _squash("\n".join(pages))
@@ -530,6 +540,8 @@ def test_pdf_is_a_landscape_table_with_repeated_header_and_page_numbers(
     assert "9.999.999.999.999,99" in everything and "01.234.567/0001-89" in everything
     assert "AÇÃO & CIA “LTDA” <Ribeirão>; filial, São João" in everything
     assert "José Antônio Ñuñez" in everything
+    assert "Sinais de alerta" in everything
+    assert "".join(everything.split()).count("media:ativo_apos_o_fim") >= 1
 
 
 def test_pdf_needs_several_pages_when_there_are_many_rows(seeded, db_url, engine, exports):

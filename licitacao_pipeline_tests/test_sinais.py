@@ -287,3 +287,52 @@ def test_one_alert_per_uasg_never_repeated_and_a_flag_that_comes_back_opens_anew
 def test_every_rule_runs_alone(engine, regra):
     result = sinais.atualizar(engine, HOJE, regras=[regra])
     assert result.abertos_por_regra == {regra: 0}
+
+
+def test_the_asset_warns_when_a_uasgs_flags_of_a_rule_grow_suddenly(engine, db_url):
+    import dagster as dg
+
+    from licitacao_pipeline.defs.resources import WarehouseResource
+    from licitacao_pipeline.defs.sinais import sinais_de_alerta
+
+    with engine.begin() as conn:
+        for cid in range(1, 4):  # three contracts still Ativo long after their end
+            contrato(conn, cid, vigencia_fim=date(2020, 1, 1))
+    result = dg.materialize(
+        [sinais_de_alerta],
+        resources={"warehouse": WarehouseResource(database_url=db_url)},
+        run_config={"ops": {"sinais_de_alerta": {"config": {"max_novos_por_uasg": 2}}}},
+    )
+    [mat] = result.get_asset_materialization_events()
+    meta = {k: v.value for k, v in mat.materialization.metadata.items()}
+    assert meta["abertos_nesta_atualizacao"] == 3 and meta["alertas"] == 1
+    assert meta["abertos_por_regra"]["ativo_apos_o_fim"] == 3
+    assert "ativo_apos_o_fim" in meta["mais_graves"]
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not checks["crescimento_ativo_apos_o_fim"].passed  # 3 > 2, a warning
+    assert checks["crescimento_ativo_apos_o_fim"].severity == dg.AssetCheckSeverity.WARN
+    assert checks["crescimento_pago_acima_do_valor"].passed
+
+
+def test_licitacao_sinais_prints_the_open_flags_most_serious_first(
+    engine, db_url, monkeypatch, capsys
+):
+    from licitacao_pipeline import cli
+
+    with engine.begin() as conn:
+        contrato(conn, 1, vigencia_fim=HOJE - timedelta(days=40))  # media
+        contrato(conn, 2)
+        empenho(conn, 2, 20, "1500.00")  # alta
+        contrato(conn, 3, uasg="787000", vigencia_fim=HOJE - timedelta(days=90))
+    sinais.atualizar(engine, HOJE)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    assert cli.main(["sinais", "--uasg", UASG]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["alta", "pago_acima_do_valor"],
+        ["media", "ativo_apos_o_fim"],
+    ]
+    assert "pago segundo os empenhos: R$ 1.500,00" in lines[0] and "2 sinal(is)" in err
+    assert cli.main(["sinais", "--regra", "ativo_apos_o_fim"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2  # both UASGs

@@ -178,3 +178,29 @@ def export(args: argparse.Namespace) -> int:
 def importar(args: argparse.Namespace) -> int:
     config = {"path": args.path, "encoding": args.encoding, "delimiter": args.delimiter}
     return _run_job(args, names.JOB_IMPORTAR, names.OP_IMPORTAR, config, "importacao")
+
+
+def sinais(args: argparse.Namespace) -> int:
+    """The open red flags, read from the warehouse, the most serious first."""
+    import sqlalchemy as sa
+
+    from licitacao_pipeline.client import localizacao
+    from licitacao_pipeline.flows import sinais as flags
+
+    engine = localizacao.warehouse()
+    if engine is None:
+        _err("licitacao sinais: nenhum warehouse aqui (DATABASE_URL, ou rode licitacao dev)")
+        return 2
+    try:
+        rows = flags.abertos(engine, args.uasgs or (), args.regras or ())
+    except sa.exc.SQLAlchemyError as exc:
+        _err(f"licitacao sinais: o warehouse não respondeu ({type(exc).__name__})")
+        return 2
+    for r in rows:
+        contrato = f"{r['numero'] or ''} ({r['contrato_id']})"
+        print(
+            f"{r['severidade']:<5} {r['regra']:<27} {r['uasg']} {contrato:<24} "
+            f"{r['detalhe']}  [{r['base_legal']}; aberto em {r['aberto_em']:%d/%m/%Y}]"
+        )
+    print(f"{len(rows)} sinal(is) de alerta em aberto", file=sys.stderr)
+    return 0

@@ -39,6 +39,11 @@ CHUNK = 1000  # contracts per fetch from the server-side cursor (and per tab que
 MAX_PDF_ROWS = 20_000  # see the module docstring; the benchmark measures the growth
 
 
+def _lidas(request: Request) -> tuple[str, ...]:
+    """The tabs to read per chunk: those asked for; a PDF lists each contract's open flags."""
+    return ("sinais",) if request.format == "pdf" else request.tabs
+
+
 # --- the use case -------------------------------------------------------------------------------
 
 
@@ -92,7 +97,7 @@ def export(
             rows = 0
             for contracts in sql.stream_contracts(conn, request.filters, chunk):
                 ids = [r["contrato_id"] for r in contracts]
-                tabs = {aba: sql.tab_rows(conn, aba, ids) for aba in request.tabs}
+                tabs = {aba: sql.tab_rows(conn, aba, ids) for aba in _lidas(request)}
                 sink.write(contracts, tabs)
                 rows += len(contracts)
                 if progress is not None:

@@ -30,6 +30,7 @@ ITEM_TAG = {
     "itens": "item",
     "arquivos": "arquivo",
     "alteracoes": "alteracao",
+    "sinais": "sinal",
 }
 Rows = Sequence[Mapping[str, Any]]
 TabRows = Mapping[str, Mapping[int, Rows]]  # aba -> contrato_id -> rows

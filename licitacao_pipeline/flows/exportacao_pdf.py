@@ -17,18 +17,24 @@ from licitacao_pipeline.flows.exportacao_pedido import Targets
 PDF_COLUMNS = [
     Column("UASG", 9),
     Column("Número", 11),
-    Column("Fornecedor", 32, max_chars=160),
-    Column("Objeto", 46, max_chars=300),
+    Column("Fornecedor", 30, max_chars=160),
+    Column("Objeto", 36, max_chars=300),
     Column("Situação", 9),
     Column("Vigência", 14),
     Column("Valor global (R$)", 22, align="R"),
-    Column("Gestor / Fiscal", 26, max_chars=170),
+    Column("Gestor / Fiscal", 22, max_chars=170),
     Column("Prioridade", 12),
     Column("Alertar em", 11),
+    Column("Sinais de alerta", 16, max_chars=300),
 ]
 
 
-def _pdf_cells(row: Mapping[str, Any]) -> list[str]:
+def _sinais(flags) -> str:
+    """A contract's open flags, the most serious first: "alta: acrescimo_acima_do_limite"."""
+    return "\n".join(f"{f['severidade']}: {f['regra']}" for f in flags)
+
+
+def _pdf_cells(row: Mapping[str, Any], sinais: str = "") -> list[str]:
     def text(*names: str) -> str:
         return "\n".join(str(row[n]) for n in names if row[n])
 
@@ -45,6 +51,7 @@ def _pdf_cells(row: Mapping[str, Any]) -> list[str]:
         text("gestor", "fiscal"),
         text("prioridade"),
         day(row["alertar_em"]) if row["alertar_em"] else "",
+        sinais,
     ]
 
 
@@ -55,7 +62,7 @@ class PdfSink:
 
     def write(self, rows: Rows, tabs: TabRows) -> None:
         for row in rows:
-            self.table.add_row(_pdf_cells(row))
+            self.table.add_row(_pdf_cells(row, _sinais(tabs["sinais"][row["contrato_id"]])))
 
     def close(self) -> dict[str, int]:
         self.table.save(self.tmp)

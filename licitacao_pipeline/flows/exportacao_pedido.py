@@ -23,7 +23,7 @@ FORMATS = ("csv", "json", "ndjson", "xml", "pdf")
 SITUACOES = ("ativo", "inativo", "todos")
 DELIMITERS = (";", ",")
 STYLES = ("br", "iso")
-TABS = (*ABAS, "alteracoes")  # the four tabs and the contract's changes of the last 30 days
+TABS = (*ABAS, "alteracoes", "sinais")  # tabs, the last 30 days' changes, open red flags
 
 
 class ExportConfigError(ConfigRecusada):

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from licitacao_pipeline import names
 from licitacao_pipeline.warehouse import alertas as alertas_sql
 from licitacao_pipeline.warehouse import sinais as sql
 
@@ -95,7 +96,7 @@ def _alertar(conn: sa.Connection, abertos: list[dict[str, Any]], run_id: str) ->
             conn,
             {
                 "run_id": f"sinais:{run_id}:{uasg}"[:64],
-                "job_name": "sinais_de_alerta",
+                "job_name": names.SINAIS,
                 "uasg": uasg,
                 "message": message,
                 "failed_steps": [],

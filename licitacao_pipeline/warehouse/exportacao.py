@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.files.cells import Kind
-from licitacao_pipeline.warehouse.tables import ABA_TABLES, contratos_alteracoes
+from licitacao_pipeline.warehouse.tables import ABA_TABLES, contratos_alteracoes, sinais_alerta
 
 # (name, kind, SQL expression) of each exported contract column, in file order.
 CONTRATO_COLUMNS: list[tuple[str, Kind, str]] = [
@@ -78,10 +78,26 @@ TAB_FIELDS: dict[str, list[tuple[str, Kind]]] = {
     for aba, table in ABA_TABLES.items()
 }
 TAB_FIELDS["alteracoes"] = [(c.name, _kind(c)) for c in contratos_alteracoes.c if c.name != "uasg"]
+# ``sinais``: the contract's open red flags (view sinais_abertos), with their evidence.
+_SINAIS_NOT_EXPORTED = {"uasg", "resolvido_em"}
+TAB_FIELDS["sinais"] = [
+    ("contrato_id", "int"),
+    ("id", "int"),
+    *(
+        (c.name, _kind(c))
+        for c in sinais_alerta.c
+        if c.name not in {"id", "contrato_id"} and c.name not in _SINAIS_NOT_EXPORTED
+    ),
+]
 # Where each tab's rows come from: (relation, condition, order).
 _TAB_SOURCES = {
     **{aba: (f"contratos_{aba}", "removido_em IS NULL", "id") for aba in ABA_TABLES},
     "alteracoes": ("alteracoes_recentes", "true", "visto_em, origem, registro_id, campo"),
+    "sinais": (
+        "sinais_abertos",
+        "true",
+        "CASE severidade WHEN 'alta' THEN 0 WHEN 'media' THEN 1 ELSE 2 END, regra, id",
+    ),
 }
 
 
