@@ -23,6 +23,7 @@ from .processos import carrying, describe, stop
         "bench_alteracoes.py",
         "bench_hostil.py",
         "bench_inicio.py",
+        "bench_sinais.py",
     ],
 )
 def test_benchmark_script_imports_and_parses_its_arguments(repo_root, script):
@@ -46,6 +47,7 @@ TINY = {
     "bench_alteracoes.py": ["--contracts", "40", "--rounds", "1"],
     "bench_hostil.py": ["--bomb-mib", "16", "--depth", "1000"],
     "bench_inicio.py": ["--repeat", "1"],
+    "bench_sinais.py": ["--contracts", "500"],
 }
 
 
