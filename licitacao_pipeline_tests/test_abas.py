@@ -409,7 +409,7 @@ def test_tab_metadata_counts_rows_and_samples_rejects_and_the_log_says_how_far_i
         assert sample == {
             "contrato_id": cid,
             "record_id": sim.tab(cid, "empenhos")[0]["id"],
-            "reason": "empenhado: invalid money 'abc,de' (expected like '1.234,56')",
+            "reason": "empenhado: valor monetário inválido 'abc,de' (esperava como '1.234,56')",
         }
     n = len(ids)
     final = [m for m in logged if " abas done: " in m]

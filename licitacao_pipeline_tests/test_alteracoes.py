@@ -384,7 +384,7 @@ def export(db_url, **config):
 
 def test_exports_carry_each_contracts_recent_changes(changed, db_url, engine, exports):
     meta = export(db_url, format="json", include_tabs=["alteracoes"])
-    data = {c["contrato_id"]: c for c in json.loads(Path(meta["path"]).read_text())}
+    data = {c["contrato_id"]: c for c in json.loads(Path(meta["caminho"]).read_text())}
     assert len(data) == 25
     valor = [a for a in data[changed[0]]["alteracoes"] if a["campo"] == "valor_global"]
     assert [(a["evento"], a["valor_novo_numerico"], a["valor_novo_texto"]) for a in valor] == [

@@ -114,7 +114,7 @@ def test_an_http_error_without_a_status_is_transient():
         (InterfaceError("SELECT 1", {}, Exception("connection already closed")), True),
         (ConnectionResetError("reset by peer"), True),
         (TimeoutError("timed out"), True),
-        (RecordError("valor_global: invalid money"), False),
+        (RecordError("valor_global: valor monetário inválido"), False),
         (ValueError("bad"), False),
         (KeyError("id"), False),
         (ComprasNetCancelled("the client was stopped"), False),

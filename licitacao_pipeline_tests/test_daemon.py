@@ -332,7 +332,7 @@ def test_sync_cli_follows_a_uasg_sync_to_its_final_counts(deployment, synced_by_
             f"contratos_com_falha=0 contratos_pendentes=0 linhas={rows} linhas_inseridas={rows} "
         ) in out
     # and the progress while it ran: steps, the pipeline's own log lines
-    assert "step contratos started" in out and "step contratos_abas started" in out
+    assert "step contratos iniciado" in out and "step contratos_abas iniciado" in out
     assert f"abas done: {4 * kept}/{4 * kept} contract tabs" in out
 
 

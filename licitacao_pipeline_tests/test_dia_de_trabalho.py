@@ -364,8 +364,8 @@ def test_every_export_format_with_every_tab_and_an_import_from_the_second_shell(
         proc = dia.licitacao(*args, *(tabs if fmt != "pdf" else []))
         out = proc.stdout + proc.stderr
         assert proc.returncode == 0, out[-3000:]
-        assert f"path: {exports / f'dia_{fmt}.{fmt}'}" in out, out
-        assert re.search(r"rows: \d+", out) and (exports / f"dia_{fmt}.{fmt}").stat().st_size
+        assert f"caminho: {exports / f'dia_{fmt}.{fmt}'}" in out, out
+        assert re.search(r"linhas: \d+", out) and (exports / f"dia_{fmt}.{fmt}").stat().st_size
         if fmt == "csv":
             for aba in (*ABAS, "alteracoes"):
                 assert str(exports / f"dia_csv_{aba}.csv") in out, out
@@ -374,7 +374,7 @@ def test_every_export_format_with_every_tab_and_an_import_from_the_second_shell(
     proc = dia.licitacao("import", "acompanhamento.csv")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    assert "rejected: 0" in out and re.search(r"accepted: [1-9]", out), out
+    assert "rejeitados: 0" in out and re.search(r"aceitos: [1-9]", out), out
 
 
 def test_the_nightly_full_sync_runs_from_the_daemon_with_every_tab(dia, cancelado):

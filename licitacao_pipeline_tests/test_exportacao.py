@@ -280,8 +280,8 @@ def test_csv_in_both_decimal_styles_equals_the_database(seeded, db_url, engine, 
         result = run_export(db_url, format="csv", delimiter=delimiter, bom=bom, decimal=style,
                             **filters)  # fmt: skip
         meta = output_metadata(result)
-        path = exports / meta["path"].rsplit("/", 1)[-1]
-        assert meta["path"] == str(path) and path.exists()
+        path = exports / meta["caminho"].rsplit("/", 1)[-1]
+        assert meta["caminho"] == str(path) and path.exists()
         paths.append(path)
         vigente = exportacao.parse_day("vigente_em", filters["vigente_em"]) if (
             "vigente_em" in filters) else None  # fmt: skip
@@ -290,7 +290,7 @@ def test_csv_in_both_decimal_styles_equals_the_database(seeded, db_url, engine, 
         assert want, filters  # every case selects something
         records = read_csv(path, delimiter, bom)
         assert_csv_equals(records, want, style)
-        assert meta["rows"] == len(records) and meta["bytes"] == path.stat().st_size
+        assert meta["linhas"] == len(records) and meta["bytes"] == path.stat().st_size
         assert meta["filtros"]["decimal"] == style and meta["duracao_s"] >= 0
     assert seeded["removed"] not in expected(engine)
 
@@ -314,7 +314,7 @@ def test_csv_tabs_go_to_one_extra_file_each(seeded, db_url, engine, exports):
     result = run_export(db_url, uasgs=["787010"], include_tabs=["empenhos", "itens"],
                         nome_arquivo="com_abas", decimal="iso")  # fmt: skip
     meta = output_metadata(result)
-    assert meta["path"] == str(exports / "com_abas.csv")
+    assert meta["caminho"] == str(exports / "com_abas.csv")
     assert meta["arquivos_abas"] == {
         "empenhos": str(exports / "com_abas_empenhos.csv"),
         "itens": str(exports / "com_abas_itens.csv"),
@@ -438,14 +438,14 @@ def test_json_and_ndjson_equal_the_database_with_nested_tabs(seeded, db_url, eng
     common = {"uasgs": ["787010", "012345"], "situacao": "ativo", "include_tabs": ["empenhos"]}
     arr = output_metadata(run_export(db_url, format="json", **common))
     lines = output_metadata(run_export(db_url, format="ndjson", **common))
-    text = (exports / arr["path"].rsplit("/", 1)[-1]).read_text(encoding="utf-8")
+    text = (exports / arr["caminho"].rsplit("/", 1)[-1]).read_text(encoding="utf-8")
     assert not text.startswith("\ufeff")
     data = json.loads(text)
     assert isinstance(data, list)
-    nd = (exports / lines["path"].rsplit("/", 1)[-1]).read_text(encoding="utf-8")
+    nd = (exports / lines["caminho"].rsplit("/", 1)[-1]).read_text(encoding="utf-8")
     assert [json.loads(line) for line in nd.splitlines()] == data
-    assert arr["path"].endswith(".json") and lines["path"].endswith(".ndjson")
-    assert len(data) == len(want) == arr["rows"]
+    assert arr["caminho"].endswith(".json") and lines["caminho"].endswith(".ndjson")
+    assert len(data) == len(want) == arr["linhas"]
     for obj in data:
         row = want[obj["contrato_id"]]
         typed = _typed_json(obj, ["empenhos"])
@@ -473,7 +473,7 @@ def _xml_text(value):
 
 def test_xml_is_well_formed_escaped_and_equals_the_database(seeded, db_url, engine, exports):
     meta = output_metadata(run_export(db_url, format="xml", include_tabs=["historico", "empenhos"]))
-    path = exports / meta["path"].rsplit("/", 1)[-1]
+    path = exports / meta["caminho"].rsplit("/", 1)[-1]
     raw = path.read_bytes()
     assert raw.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
     root = etree.fromstring(raw)  # lxml refuses a document that is not well-formed
@@ -524,9 +524,9 @@ def test_pdf_is_a_landscape_table_with_repeated_header_and_page_numbers(
     filters = {"uasgs": ["787010", "012345"]}
     meta = output_metadata(run_export(db_url, format="pdf", situacao="todos", **filters))
     want = expected(engine, ("787010", "012345"), "todos")
-    reader = pypdf.PdfReader(exports / meta["path"].rsplit("/", 1)[-1])
+    reader = pypdf.PdfReader(exports / meta["caminho"].rsplit("/", 1)[-1])
     pages = [p.extract_text() for p in reader.pages]
-    assert meta["rows"] == len(want) and len(want) >= 3
+    assert meta["linhas"] == len(want) and len(want) >= 3
     for n, (page, text) in enumerate(zip(reader.pages, pages, strict=True), 1):
         assert page.mediabox.width > page.mediabox.height  # landscape
         assert "Contratos — UASG 787010, 012345; situação: todos" in text
@@ -546,12 +546,12 @@ def test_pdf_is_a_landscape_table_with_repeated_header_and_page_numbers(
 
 def test_pdf_needs_several_pages_when_there_are_many_rows(seeded, db_url, engine, exports):
     meta = output_metadata(run_export(db_url, format="pdf"))
-    reader = pypdf.PdfReader(exports / meta["path"].rsplit("/", 1)[-1])
+    reader = pypdf.PdfReader(exports / meta["caminho"].rsplit("/", 1)[-1])
     assert len(reader.pages) >= 2  # so the header really repeats (checked on every page)
     for n, page in enumerate(reader.pages, 1):
         text = page.extract_text()
         assert "Valor global (R$)" in text and f"Página {n} de {len(reader.pages)}" in text
-    assert meta["rows"] == len(expected(engine))
+    assert meta["linhas"] == len(expected(engine))
 
 
 def test_pdf_above_its_row_cap_is_refused_before_writing(seeded, db_url, engine, exports):

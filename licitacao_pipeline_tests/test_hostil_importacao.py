@@ -194,7 +194,7 @@ def test_a_utf16_file_with_its_bom_is_imported(contracts, db_url, engine, dirs, 
     (dirs.imports / "u16.csv").write_bytes(bom + text.encode(encoding))
     result = run_import(db_url, "u16.csv")
     assert result.success, failure_message(result)
-    assert output_metadata(result)["accepted"] == 3
+    assert output_metadata(result)["aceitos"] == 3
     assert {r["gestor"] for r in stored(engine).values()} == {"José Conceição"}
 
 

@@ -151,13 +151,13 @@ def test_valid_rows_are_upserted_and_importing_again_changes_nothing(contracts, 
     result = run_import(db_url, "planilha.csv")
     assert result.success
     meta = output_metadata(result)
-    assert (meta["total"], meta["accepted"], meta["rejected"]) == (4, 4, 0)
+    assert (meta["total"], meta["aceitos"], meta["rejeitados"]) == (4, 4, 0)
     assert (meta["inseridos"], meta["atualizados"], meta["removidos"], meta["inalterados"]) == (
         3, 0, 0, 1,
     )  # fmt: skip
     assert meta["colunas_ignoradas"] == ["comentario"] and meta["linhas_em_branco"] == 0
     assert meta["arquivo"] == str(dirs.imports / "planilha.csv")
-    rejects = Path(meta["rejects_path"])
+    rejects = Path(meta["arquivo_rejeicoes"])
     assert rejects.parent == dirs.exports and rejects.name.startswith(
         "acompanhamento_rejeitadas_planilha_"
     )
@@ -216,12 +216,12 @@ def test_latin1_and_utf8_with_bom_files_are_read_right(contracts, db_url, engine
     rows = [HEADER, [c[0]["uasg"], c[0]["numero"], "João Conceição", "Açaí", "média", "", ""]]
     (dirs.imports / "latin.csv").write_bytes(csv_text(rows).encode("latin-1"))
     meta = output_metadata(run_import(db_url, "latin.csv", encoding="latin-1"))
-    assert (meta["accepted"], meta["rejected"]) == (1, 0)
+    assert (meta["aceitos"], meta["rejeitados"]) == (1, 0)
     assert stored(engine)[c[0]["id"]]["gestor"] == "João Conceição"
     rows[1][3] = "Açaí com BOM"
     (dirs.imports / "bom.csv").write_bytes(b"\xef\xbb\xbf" + csv_text(rows).encode("utf-8"))
     meta = output_metadata(run_import(db_url, str(dirs.imports / "bom.csv")))
-    assert (meta["accepted"], meta["rejected"]) == (1, 0)
+    assert (meta["aceitos"], meta["rejeitados"]) == (1, 0)
     assert stored(engine)[c[0]["id"]]["fiscal"] == "Açaí com BOM"
 
 
@@ -267,10 +267,10 @@ def test_a_hostile_file_loses_nothing_and_touches_nothing_else(contracts, db_url
     accepted_lines = [2, 4, 5, 10, 18, 21]
     rejected_lines = [9, 11, 12, 13, 14, 15, 16, 17, 20]
     assert sorted(accepted_lines + rejected_lines) == data_lines  # every row accounted for
-    assert meta["total"] == len(data_lines) == meta["accepted"] + meta["rejected"]
-    assert (meta["accepted"], meta["rejected"], meta["linhas_em_branco"]) == (6, 9, 2)
+    assert meta["total"] == len(data_lines) == meta["aceitos"] + meta["rejeitados"]
+    assert (meta["aceitos"], meta["rejeitados"], meta["linhas_em_branco"]) == (6, 9, 2)
 
-    rejects = read_rejects(meta["rejects_path"])
+    rejects = read_rejects(meta["arquivo_rejeicoes"])
     assert rejects[0] == ["linha", "motivo", *HEADER]
     reasons = {int(r[0]): r[1] for r in rejects[1:]}
     assert list(reasons) == rejected_lines
@@ -313,7 +313,7 @@ def test_a_hostile_file_loses_nothing_and_touches_nothing_else(contracts, db_url
         resources={"warehouse": WarehouseResource(database_url=db_url)},
     )
     [out] = [e for e in exported.all_events if e.event_type_value == "STEP_OUTPUT"]
-    path = out.event_specific_data.metadata["path"].value
+    path = out.event_specific_data.metadata["caminho"].value
     lines = list(csv.DictReader(io.StringIO(Path(path).read_text("utf-8-sig"), newline=""),
                                 delimiter=";"))  # fmt: skip
     by_id = {int(r["contrato_id"]): r for r in lines}
@@ -328,9 +328,9 @@ def test_a_contract_listed_twice_keeps_the_first_row(contracts, db_url, engine, 
     rows = [HEADER, *([c["uasg"], c["numero"], f"Gestor {n}", "", "", "", ""] for n in (1, 2, 3))]
     (dirs.imports / "dup.csv").write_text(csv_text(rows), encoding="utf-8")
     meta = output_metadata(run_import(db_url, "dup.csv"))
-    assert (meta["total"], meta["accepted"], meta["rejected"]) == (3, 1, 2)
+    assert (meta["total"], meta["aceitos"], meta["rejeitados"]) == (3, 1, 2)
     assert stored(engine)[c["id"]]["gestor"] == "Gestor 1"
-    reasons = [r[:2] for r in read_rejects(meta["rejects_path"])[1:]]
+    reasons = [r[:2] for r in read_rejects(meta["arquivo_rejeicoes"])[1:]]
     assert reasons == [
         ["3", "contract listed again (first at line 2)"],
         ["4", "contract listed again (first at line 2)"],
@@ -351,8 +351,8 @@ def test_contracts_are_found_by_uasg_and_numero_ambiguity_rejected(contracts, db
             [x["uasg"], x["numero"], "g", "", "", "", ""]]  # fmt: skip
     (dirs.imports / "ambiguo.csv").write_text(csv_text(rows), encoding="utf-8")
     meta = output_metadata(run_import(db_url, "ambiguo.csv"))
-    assert (meta["accepted"], meta["rejected"]) == (1, 1)
-    [[line, reason, *_]] = read_rejects(meta["rejects_path"])[1:]
+    assert (meta["aceitos"], meta["rejeitados"]) == (1, 1)
+    [[line, reason, *_]] = read_rejects(meta["arquivo_rejeicoes"])[1:]
     assert line == "2" and reason == (
         f"2 contracts {a['numero']} of UASG {a['uasg']} (ids {a['id']}, {b['id']}): "
         "ambiguous; add a contrato_id column"
@@ -371,9 +371,9 @@ def test_contracts_are_found_by_uasg_and_numero_ambiguity_rejected(contracts, db
     ]
     (dirs.imports / "ids.csv").write_text(csv_text(rows), encoding="utf-8")
     meta = output_metadata(run_import(db_url, "ids.csv"))
-    assert (meta["total"], meta["accepted"], meta["rejected"]) == (6, 2, 4)
+    assert (meta["total"], meta["aceitos"], meta["rejeitados"]) == (6, 2, 4)
     assert meta["colunas_ignoradas"] == []
-    reasons = {r[0]: r[1] for r in read_rejects(meta["rejects_path"])[1:]}
+    reasons = {r[0]: r[1] for r in read_rejects(meta["arquivo_rejeicoes"])[1:]}
     assert reasons == {
         "3": f"contrato_id {a['id']} is contract {a['numero']} of UASG {a['uasg']}, "
         f"not 00001/1999 of UASG {a['uasg']}",
@@ -500,7 +500,7 @@ def test_export_then_import_changes_nothing(contracts, db_url, engine, dirs):
         [c[-1]["uasg"], c[-1]["numero"], "", "@fiscal", "", "só observação", "2026-01-05"],
     ]  # fmt: skip
     (dirs.imports / "inicial.csv").write_text(csv_text(rows), encoding="utf-8")
-    assert output_metadata(run_import(db_url, "inicial.csv"))["accepted"] == 3
+    assert output_metadata(run_import(db_url, "inicial.csv"))["aceitos"] == 3
     before = stored(engine)
     for config in ({}, {"decimal": "iso", "delimiter": ",", "bom": False}):
         result = exportar_contratos.execute_in_process(
@@ -508,12 +508,12 @@ def test_export_then_import_changes_nothing(contracts, db_url, engine, dirs):
             resources={"warehouse": WarehouseResource(database_url=db_url)},
         )
         [out] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
-        exported = Path(out.event_specific_data.metadata["path"].value)
+        exported = Path(out.event_specific_data.metadata["caminho"].value)
         shutil.copy(exported, dirs.imports / exported.name)
         meta = output_metadata(
             run_import(db_url, exported.name, delimiter=config.get("delimiter", ";"))
         )
-        assert meta["total"] == meta["accepted"] == len(contracts) and meta["rejected"] == 0
+        assert meta["total"] == meta["aceitos"] == len(contracts) and meta["rejeitados"] == 0
         assert (meta["inseridos"], meta["atualizados"], meta["removidos"]) == (0, 0, 0)
         assert meta["inalterados"] == len(contracts)
         assert stored(engine) == before  # same values, same xmin: nothing was written

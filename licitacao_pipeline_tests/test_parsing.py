@@ -172,38 +172,47 @@ def test_vigencia_window():
 @pytest.mark.parametrize(
     "call,message",
     [
-        (lambda: money("abc,de"), "valor: invalid money 'abc,de' (expected like '1.234,56')"),
+        (
+            lambda: money("abc,de"),
+            "valor: valor monetário inválido 'abc,de' (esperava como '1.234,56')",
+        ),
         (
             lambda: money("1.23,45", "pago"),
-            "pago: invalid money '1.23,45' (expected like '1.234,56')",
+            "pago: valor monetário inválido '1.23,45' (esperava como '1.234,56')",
         ),
         (
             lambda: money(1.5, "valor_global"),
-            "valor_global: money must be a string like '1.234,56', got 1.5",
+            "valor_global: valor monetário deve ser um texto como '1.234,56', veio 1.5",
         ),
-        (lambda: money(True, "pago"), "pago: money must be a string like '1.234,56', got True"),
-        (lambda: money([], "pago"), "pago: money must be a string like '1.234,56', got []"),
-        (lambda: decimal("1,5", "quantidade"), "quantidade: invalid decimal '1,5'"),
-        (lambda: decimal(True, "quantidade"), "quantidade: invalid decimal True"),
-        (lambda: decimal([], "quantidade"), "quantidade: invalid decimal []"),
+        (
+            lambda: money(True, "pago"),
+            "pago: valor monetário deve ser um texto como '1.234,56', veio True",
+        ),
+        (
+            lambda: money([], "pago"),
+            "pago: valor monetário deve ser um texto como '1.234,56', veio []",
+        ),
+        (lambda: decimal("1,5", "quantidade"), "quantidade: decimal inválido '1,5'"),
+        (lambda: decimal(True, "quantidade"), "quantidade: decimal inválido True"),
+        (lambda: decimal([], "quantidade"), "quantidade: decimal inválido []"),
         (
             lambda: day("01/03/2026", "vigencia_fim"),
-            "vigencia_fim: invalid date '01/03/2026' (expected YYYY-MM-DD)",
+            "vigencia_fim: data inválida '01/03/2026' (esperava AAAA-MM-DD)",
         ),
-        (lambda: day("20260301", "d"), "d: invalid date '20260301' (expected YYYY-MM-DD)"),
-        (lambda: day(20260301, "d"), "d: invalid date 20260301 (expected YYYY-MM-DD)"),
-        (lambda: day("2026-02-30", "d"), "d: invalid date '2026-02-30' (expected YYYY-MM-DD)"),
-        (lambda: timestamp("ontem", "criado_em"), "criado_em: invalid timestamp 'ontem'"),
-        (lambda: integer(None, "id", required=True), "id: missing"),
-        (lambda: integer("", "id", required=True), "id: missing"),
-        (lambda: integer(True, "num_parcelas"), "num_parcelas: invalid integer True"),
-        (lambda: integer("1.5", "num_parcelas"), "num_parcelas: invalid integer '1.5'"),
-        (lambda: integer(1.5, "num_parcelas"), "num_parcelas: invalid integer 1.5"),
-        (lambda: integer("12a", "num_parcelas"), "num_parcelas: invalid integer '12a'"),
-        (lambda: text({"a": 1}, "objeto"), "objeto: expected text, got dict"),
-        (lambda: text([1], "objeto"), "objeto: expected text, got list"),
-        (lambda: parse_contrato([1], "787010"), "record: expected an object, got list"),
-        (lambda: parse_contrato({}, "787010"), "id: missing"),
+        (lambda: day("20260301", "d"), "d: data inválida '20260301' (esperava AAAA-MM-DD)"),
+        (lambda: day(20260301, "d"), "d: data inválida 20260301 (esperava AAAA-MM-DD)"),
+        (lambda: day("2026-02-30", "d"), "d: data inválida '2026-02-30' (esperava AAAA-MM-DD)"),
+        (lambda: timestamp("ontem", "criado_em"), "criado_em: data e hora inválidas 'ontem'"),
+        (lambda: integer(None, "id", required=True), "id: ausente"),
+        (lambda: integer("", "id", required=True), "id: ausente"),
+        (lambda: integer(True, "num_parcelas"), "num_parcelas: inteiro inválido True"),
+        (lambda: integer("1.5", "num_parcelas"), "num_parcelas: inteiro inválido '1.5'"),
+        (lambda: integer(1.5, "num_parcelas"), "num_parcelas: inteiro inválido 1.5"),
+        (lambda: integer("12a", "num_parcelas"), "num_parcelas: inteiro inválido '12a'"),
+        (lambda: text({"a": 1}, "objeto"), "objeto: esperava texto, veio dict"),
+        (lambda: text([1], "objeto"), "objeto: esperava texto, veio list"),
+        (lambda: parse_contrato([1], "787010"), "registro: esperava um objeto, veio list"),
+        (lambda: parse_contrato({}, "787010"), "id: ausente"),
         (
             lambda: parse_contrato({"id": "x"}, "787010"),
             "id: 'x' não é um id (um inteiro JSON de 1 a 9223372036854775807)",
@@ -339,7 +348,7 @@ FLATTENED_PATHS = [
 def test_a_nested_field_that_is_not_text_is_rejected_by_name(path, name):
     with pytest.raises(RecordError) as err:
         parse_contrato(_at(FULL, path, ["x"]), "787010")
-    assert str(err.value) == f"{name}: expected text, got list"
+    assert str(err.value) == f"{name}: esperava texto, veio list"
 
 
 @pytest.mark.parametrize(
@@ -356,7 +365,7 @@ def test_a_nested_field_that_is_not_text_is_rejected_by_name(path, name):
 def test_a_nested_object_that_is_not_an_object_is_rejected_by_name(path, name):
     with pytest.raises(RecordError) as err:
         parse_contrato(_at(FULL, path, "x"), "787010")
-    assert str(err.value) == f"{name}: expected an object, got str"
+    assert str(err.value) == f"{name}: esperava um objeto, veio str"
 
 
 def test_missing_nested_objects_leave_their_columns_empty():

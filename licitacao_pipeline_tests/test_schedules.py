@@ -183,11 +183,11 @@ def test_active_daytime_run_skips_that_uasg_with_its_reason(instance, all_at_nin
     queued = make_run(instance, "sincronizar_contratos", "787000", dg.DagsterRunStatus.QUEUED)
     data, logs = evaluate_with_logs(all_at_nine, instance, at(9))
     assert requested(data) == ["770001", "787400", "787700"]
-    skipped = [m for m in logs if "Skipped UASG" in m]
+    skipped = [m for m in logs if " pulada: " in m]
     assert len(skipped) == 2
     assert busy.run_id in skipped[0] and "787010 (CENTRO DE INTENDENCIA)" in skipped[0]
-    assert "started" in skipped[0]
-    assert queued.run_id in skipped[1] and "787000" in skipped[1] and "queued" in skipped[1]
+    assert "está em execução" in skipped[0]
+    assert queued.run_id in skipped[1] and "787000" in skipped[1] and "está na fila" in skipped[1]
 
     instance.report_run_canceled(busy)
     assert requested(evaluate(all_at_nine, instance, at(9))) == [c for c in SEEDS if c != "787000"]
@@ -202,8 +202,9 @@ def test_skip_reason_lists_every_uasg_when_nothing_is_requested(instance, all_at
     for codigo, run in runs.items():
         assert f"{codigo}" in data.skip_message and run.run_id in data.skip_message
     labels = {"787010": "787010 (CENTRO DE INTENDENCIA)", "770001": "770001 (BASE AEREA)"}
-    assert data.skip_message == "09:00 slot; every UASG skipped: " + "; ".join(
-        f"{labels.get(c, c)}: sincronizar_contratos run {runs[c].run_id} is queued" for c in SEEDS
+    assert data.skip_message == "intervalo das 09:00; todas as UASGs puladas: " + "; ".join(
+        f"{labels.get(c, c)}: o run {runs[c].run_id} de sincronizar_contratos está na fila"
+        for c in SEEDS
     )
 
 
@@ -224,9 +225,12 @@ def test_full_sync_or_on_demand_run_does_not_silence_the_daytime_sync(instance, 
     make_run(instance, "sincronizar_contrato", "770001", dg.DagsterRunStatus.QUEUED)
     data, logs = evaluate_with_logs(all_at_nine, instance, at(9))
     assert requested(data) == SEEDS
-    assert not [m for m in logs if "Skipped" in m]
+    assert not [m for m in logs if "pulada" in m]
     (note,) = [m for m in logs if full.run_id in m]
-    assert "Requested UASG 787010" in note and "sincronizacao_completa" in note
+    assert (
+        "UASG 787010 (CENTRO DE INTENDENCIA) pedida, embora" in note
+        and "sincronizacao_completa" in note
+    )
 
 
 def test_a_tick_reads_the_run_storage_once(instance, all_at_nine, run_queries):
@@ -262,8 +266,8 @@ def test_full_sync_skips_a_uasg_whose_full_sync_is_still_active(instance):
     make_run(instance, "sincronizar_contratos", "787000", dg.DagsterRunStatus.STARTED)
     data, logs = evaluate_with_logs(full, instance, at(3))
     assert sorted(requested(data)) == sorted(c for c in SEEDS if c != "787010")
-    (skipped,) = [m for m in logs if "Skipped UASG" in m]
-    assert "787010" in skipped and late.run_id in skipped and "queued" in skipped
+    (skipped,) = [m for m in logs if " pulada: " in m]
+    assert "787010" in skipped and late.run_id in skipped and "está na fila" in skipped
 
     for codigo in SEEDS[1:]:
         make_run(instance, "sincronizacao_completa", codigo, dg.DagsterRunStatus.STARTED)
@@ -401,9 +405,10 @@ def test_build_schedules_takes_what_it_is_given_and_the_configuration_for_the_re
     nights = [requested(evaluate(completa, instance, at(3, 0, DAY + timedelta(d)))) for d in (0, 1)]
     assert sorted(nights) == [["787000"], ["787010"]]  # one a night, both in two nights
     assert completa.description == (
-        "03:00 full sync (all tabs, low priority) of at most 1 UASGs a night, rotating: each "
-        "of the 2 UASGs every 2 nights. A UASG whose previous full sync is still queued or "
-        "running is skipped (see tick logs)."
+        "Sincronização completa às 03:00 (todas as abas, baixa prioridade) de no máximo 1 UASGs "
+        "por noite, em rodízio: cada uma das 2 UASGs a cada 2 noites. Uma UASG cuja "
+        "sincronização completa anterior ainda está na fila ou em execução é pulada (veja os "
+        "logs do tick)."
     )
 
     monkeypatch.setenv("LICITACAO_SCHEDULE_WINDOW", "10:00-12:00")
@@ -412,11 +417,11 @@ def test_build_schedules_takes_what_it_is_given_and_the_configuration_for_the_re
     diaria, completa, _ = build_schedules([Uasg("770001"), Uasg("787400"), Uasg("787700")])
     assert fires_at(diaria) == [(10, 0), (11, 0)]
     assert len(requested(evaluate(completa, instance, at(3)))) in (1, 2)  # 3 over 2 nights
-    assert "of at most 2 UASGs a night, rotating: each of the 3 UASGs every 2 nights" in (
+    assert "no máximo 2 UASGs por noite, em rodízio: cada uma das 3 UASGs a cada 2 noites" in (
         completa.description
     )
     _, completa, _ = build_schedules(given, window=WINDOW, slot_minutes=5, per_night=200)
-    assert "of at most 200 UASGs a night, rotating: each of the 2 UASGs every night." in (
+    assert "no máximo 200 UASGs por noite, em rodízio: cada uma das 2 UASGs toda noite." in (
         completa.description
     )
 
@@ -432,18 +437,21 @@ def test_the_daytime_schedule_says_when_each_uasg_runs():
     listed = ", ".join(
         f"{i:06d} (U{i}) 07:{i:02d}" if i % 2 else f"{i:06d} 07:{i:02d}" for i in range(10)
     )
-    tail = ". A UASG whose daytime sync is still queued or running is skipped (see tick logs)."
-    head = "Daily sync of {} UASGs (America/Sao_Paulo)"
+    tail = (
+        ". Uma UASG cuja sincronização diurna ainda está na fila ou em execução é pulada (veja "
+        "os logs do tick)."
+    )
+    head = "Sincronização diária de {} UASGs (America/Sao_Paulo)"
     window = parse_window("06:30-21:45")
     assert daytime_schedule(fixed + free, window, 15).description == (
-        head.format(14) + "; 2 spread over 06:30-21:45 in 15-minute slots"
-        f"; fixed hours: {listed} and 2 more" + tail
+        head.format(14) + "; 2 distribuídas em 06:30-21:45 em intervalos de 15 minutos"
+        f"; horários fixos: {listed} e mais 2" + tail
     )
     assert daytime_schedule(fixed[:3], window, 5).description == (
-        head.format(3) + "; fixed hours: 000000 07:00, 000001 (U1) 07:01, 000002 07:02" + tail
+        head.format(3) + "; horários fixos: 000000 07:00, 000001 (U1) 07:01, 000002 07:02" + tail
     )
     assert daytime_schedule(free, window, 5).description == (
-        head.format(2) + "; 2 spread over 06:30-21:45 in 5-minute slots" + tail
+        head.format(2) + "; 2 distribuídas em 06:30-21:45 em intervalos de 5 minutos" + tail
     )
 
 

@@ -35,16 +35,16 @@ CONTAGENS = (
 )
 # An op's output metadata shown at the end (exports, imports), in this order.
 RESULTADO = (
-    "path",
-    "rows",
+    "caminho",
+    "linhas",
     "bytes",
     "linhas_abas",
     "arquivos_abas",
     "arquivo",
     "total",
-    "accepted",
-    "rejected",
-    "rejects_path",
+    "aceitos",
+    "rejeitados",
+    "arquivo_rejeicoes",
     "inseridos",
     "atualizados",
     "removidos",
@@ -99,17 +99,17 @@ def _erro(text: str | None) -> str:
 def describe(e: Evento) -> str | None:
     """The line to print for an event, or None for the ones that do not matter to people."""
     if e.tipo == "ExecutionStepStartEvent":
-        return f"step {e.step} started"
+        return f"step {e.step} iniciado"
     if e.tipo in ("ExecutionStepSuccessEvent", "ExecutionStepUpForRetryEvent"):
         return e.mensagem
     if e.tipo == "ExecutionStepRestartEvent":
-        return e.mensagem or f"step {e.step} restarted"
+        return e.mensagem or f"step {e.step} reiniciado"
     if e.tipo == "ExecutionStepFailureEvent":
-        return f"step {e.step} FAILED: {_erro(e.erro or e.mensagem)}"
+        return f"step {e.step} FALHOU: {_erro(e.erro or e.mensagem)}"
     if e.tipo == "LogMessageEvent" and e.nivel in _LOG_LEVELS:
         return e.mensagem
     if e.tipo in ("MaterializationEvent", "ObservationEvent"):
-        verb = "materialized" if e.tipo == "MaterializationEvent" else "observed"
+        verb = "materializado" if e.tipo == "MaterializationEvent" else "observado"
         return f"{verb} {e.asset}: {contagens(dict(e.metadados))}".rstrip(": ")
     if e.tipo == "AssetCheckEvaluationEvent" and e.sucesso is False:
         return e.mensagem
@@ -150,14 +150,14 @@ class Follower:
         rotulo = f"{run.codigo} ({nome})" if nome else run.rotulo
         took = ""
         if run.iniciado and ex.start_time and ex.end_time:
-            took = f" in {ex.end_time - ex.start_time:.1f}s"
+            took = f" em {ex.end_time - ex.start_time:.1f}s"
         tipo = f" [{ex.tags[TIPO_TAG]}]" if ex.tags.get(TIPO_TAG) else ""
         lines = [f"{rotulo}: {ex.status.value}{took}{tipo}  {self.orq.run_url(run.run_id)}"]
         if espera := self._espera(run):
             lines.append(f"  {espera}")
         lines += [f"  {asset}: {contagens(m)}" for asset, m in run.contagens.items()]
         lines += [f"  {k}: {_valor(run.resultado[k])}" for k in RESULTADO if k in run.resultado]
-        lines += [f"  error: {erro}" for erro in dict.fromkeys(run.erros)]
+        lines += [f"  erro: {erro}" for erro in dict.fromkeys(run.erros)]
         return lines
 
     def _espera(self, run: FollowedRun) -> str:
@@ -218,7 +218,7 @@ class Follower:
         retry = self.orq.retry_of(run.run_id)
         if retry is None:
             return time.monotonic() > run.retry_deadline  # give up: report the failure
-        self._say(run, f"run {run.run_id} crashed; Dagster retries it as run {retry.run_id}")
+        self._say(run, f"run {run.run_id} caiu; o Dagster o repete como run {retry.run_id}")
         run.run_id, run.cursor, run.execucao, run.retry_deadline = retry.run_id, None, None, None
         run.iniciado = False
         run.resultado.clear()

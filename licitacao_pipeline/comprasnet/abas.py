@@ -29,14 +29,14 @@ ABAS = ("historico", "empenhos", "itens", "arquivos")
 
 def json_value(value: Any, field: str) -> Any:
     if value is not None and not isinstance(value, (list, dict)):
-        raise RecordError(f"{field}: expected a list or object, got {type(value).__name__}")
+        raise RecordError(f"{field}: esperava uma lista ou objeto, veio {type(value).__name__}")
     return value
 
 
 def text_or_number(value: Any, field: str) -> str | None:
     """Codes that the API sends sometimes as numbers, sometimes as strings."""
     if isinstance(value, bool):
-        raise RecordError(f"{field}: invalid code {value!r}")
+        raise RecordError(f"{field}: código inválido {value!r}")
     return None if value is None else text(value, field)
 
 
@@ -53,16 +53,16 @@ class AbaSpec:
         if isinstance(record, Unreadable):
             raise RecordError(record.reason)
         if not isinstance(record, Mapping):
-            raise RecordError(f"record: expected an object, got {type(record).__name__}")
+            raise RecordError(f"registro: esperava um objeto, veio {type(record).__name__}")
         row: dict[str, Any] = {"id": identifier(record.get("id"), "id"), "contrato_id": contrato_id}
         own = record.get("contrato_id")
         if own is not None and identifier(own, "contrato_id") != contrato_id:
-            raise RecordError(f"contrato_id: record says {own!r}, URL says {contrato_id}")
+            raise RecordError(f"contrato_id: o registro diz {own!r}, a URL diz {contrato_id}")
         for column, (convert, path) in self.columns.items():
             value: Any = record
             for key in path:
                 if value is not None and not isinstance(value, Mapping):
-                    raise RecordError(f"{'.'.join(path[:-1])}: expected an object")
+                    raise RecordError(f"{'.'.join(path[:-1])}: esperava um objeto")
                 value = None if value is None else value.get(key)
             row[column] = convert(value, ".".join(path))
         row["payload"] = dict(record)

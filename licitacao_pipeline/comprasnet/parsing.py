@@ -48,13 +48,17 @@ def money(value: Any, field: str = "valor") -> Decimal | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise RecordError(f"{field}: money must be a string like '1.234,56', got {_shown(value)}")
+        raise RecordError(
+            f"{field}: valor monetário deve ser um texto como '1.234,56', veio {_shown(value)}"
+        )
     if isinstance(value, int):
         amount = Decimal(value)
     else:
         text = value.strip()
         if not _MONEY.fullmatch(text):
-            raise RecordError(f"{field}: invalid money {_shown(value)} (expected like '1.234,56')")
+            raise RecordError(
+                f"{field}: valor monetário inválido {_shown(value)} (esperava como '1.234,56')"
+            )
         amount = Decimal(text.replace(".", "").replace(",", "."))
     if abs(amount) >= 10**MONEY_DIGITS:
         raise RecordError(
@@ -68,11 +72,11 @@ def decimal(value: Any, field: str) -> Decimal | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise RecordError(f"{field}: invalid decimal {value!r}")
+        raise RecordError(f"{field}: decimal inválido {value!r}")
     text = str(value).strip()  # a float's str is its shortest repr: 0.1 -> "0.1"
     found = _DECIMAL.fullmatch(text)
     if not found:
-        raise RecordError(f"{field}: invalid decimal {_shown(value)}")
+        raise RecordError(f"{field}: decimal inválido {_shown(value)}")
     whole, frac = len(found[1].lstrip("0")), len(found[2] or "")
     if whole > NUMERIC_DIGITS[0] or frac > NUMERIC_DIGITS[1]:
         raise RecordError(f"{field}: {_shown(value)} não cabe em NUMERIC do PostgreSQL")
@@ -87,7 +91,7 @@ def day(value: Any, field: str) -> date | None:
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:
-        raise RecordError(f"{field}: invalid date {_shown(value)} (expected YYYY-MM-DD)") from None
+        raise RecordError(f"{field}: data inválida {_shown(value)} (esperava AAAA-MM-DD)") from None
 
 
 def timestamp(value: Any, field: str) -> datetime | None:
@@ -98,7 +102,7 @@ def timestamp(value: Any, field: str) -> datetime | None:
             raise ValueError
         parsed = datetime.fromisoformat(value)  # Python >= 3.11 also reads "...Z"
     except ValueError:
-        raise RecordError(f"{field}: invalid timestamp {_shown(value)}") from None
+        raise RecordError(f"{field}: data e hora inválidas {_shown(value)}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -108,16 +112,16 @@ def integer(
     """A JSON integer or a string of digits, within ``bounds`` (the column's range)."""
     if value is None or value == "":
         if required:
-            raise RecordError(f"{field}: missing")
+            raise RecordError(f"{field}: ausente")
         return None
     if isinstance(value, bool):
-        raise RecordError(f"{field}: invalid integer {_shown(value)}")
+        raise RecordError(f"{field}: inteiro inválido {_shown(value)}")
     if isinstance(value, int):
         number = value
     elif isinstance(value, str) and re.fullmatch(r"-?\d{1,30}", value.strip()):
         number = int(value)
     else:
-        raise RecordError(f"{field}: invalid integer {_shown(value)}")
+        raise RecordError(f"{field}: inteiro inválido {_shown(value)}")
     if not bounds[0] <= number <= bounds[1]:
         raise RecordError(
             f"{field}: {_shown(value)} fora do intervalo da coluna ({bounds[0]} a {bounds[1]})"
@@ -133,7 +137,7 @@ def int4(value: Any, field: str) -> int | None:
 def identifier(value: Any, field: str) -> int:
     """An id: a JSON integer from 1 to 2^63-1 (a string, even of digits, is not one)."""
     if value is None or value == "":
-        raise RecordError(f"{field}: missing")
+        raise RecordError(f"{field}: ausente")
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= INT8[1]:
         raise RecordError(
             f"{field}: {_shown(value)} não é um id (um inteiro JSON de 1 a {INT8[1]})"
@@ -145,7 +149,7 @@ def text(value: Any, field: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, (dict, list)):
-        raise RecordError(f"{field}: expected text, got {type(value).__name__}")
+        raise RecordError(f"{field}: esperava texto, veio {type(value).__name__}")
     shown = str(value)
     if "\x00" in shown:
         raise RecordError(f"{field}: contém o caractere NUL (U+0000), que o PostgreSQL recusa")
@@ -168,7 +172,7 @@ def _obj(record: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
         if node is None:
             return {}
     if not isinstance(node, Mapping):
-        raise RecordError(f"{'.'.join(path)}: expected an object, got {type(node).__name__}")
+        raise RecordError(f"{'.'.join(path)}: esperava um objeto, veio {type(node).__name__}")
     return node
 
 
@@ -221,7 +225,7 @@ def parse_contrato(record: Any, uasg: str, payload_hash: str | None = None) -> d
     if isinstance(record, Unreadable):
         raise RecordError(record.reason)
     if not isinstance(record, Mapping):
-        raise RecordError(f"record: expected an object, got {type(record).__name__}")
+        raise RecordError(f"registro: esperava um objeto, veio {type(record).__name__}")
     row = {"id": identifier(record.get("id"), "id"), "uasg": uasg}
     row.update(_fields(record, CONTRATO_SPEC))
     orgao = _obj(record, "contratante", "orgao")

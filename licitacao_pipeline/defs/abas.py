@@ -33,16 +33,20 @@ CONTRATOS_KEY = dg.AssetKey(names.CONTRATOS)
 
 class AbasConfig(dg.Config):
     completa: bool = False
-    """Fetch every tab of every contract, due or not (the nightly full sync)."""
+    """Buscar todas as abas de todos os contratos, devidas ou não (a sincronização completa
+    noturna)."""
     validade_horas: float = 24.0
-    """A tab synced longer ago than this is fetched again even if the contract did not change."""
+    """Uma aba sincronizada há mais horas que isto é buscada de novo, mesmo sem mudança no
+    contrato."""
     max_taxa_falhas: float = 0.5
-    """Fail the run (after storing the successes) when more contract tabs than this share fail."""
+    """Falhar o run (depois de gravar os sucessos) quando falhar uma fração de abas maior que
+    esta."""
     max_contratos: int | None = None
-    """Budget: start at most this many contracts in this run (the rest is left for the next)."""
+    """Orçamento: iniciar no máximo este número de contratos neste run (o resto fica para o
+    próximo)."""
     max_minutos: float | None = None
-    """Budget: start no contract after this many minutes. By default the run also stops
-    starting contracts a little before its dagster/max_runtime, so it ends cleanly."""
+    """Orçamento: não iniciar contrato depois destes minutos. Por padrão o run também para de
+    iniciar contratos pouco antes do seu dagster/max_runtime, para terminar em ordem."""
 
 
 def deadline(context: dg.AssetExecutionContext, max_minutos: float | None) -> float | None:
@@ -66,7 +70,7 @@ def deadline(context: dg.AssetExecutionContext, max_minutos: float | None) -> fl
             deps=[contratos],
             group_name=names.GROUP_CONTRATOS,
             kinds={"postgres", "python"},
-            description=f"The '{aba}' tab of every contract of the UASG, one row per record.",
+            description=f"A aba '{aba}' de todos os contratos da UASG, uma linha por registro.",
         )
         for aba, key in ABA_KEYS.items()
     ],
@@ -74,7 +78,7 @@ def deadline(context: dg.AssetExecutionContext, max_minutos: float | None) -> fl
         dg.AssetCheckSpec(
             "sem_falhas",
             asset=key,
-            description="Every due contract's tab was fetched and stored.",
+            description="A aba de cada contrato devido foi buscada e gravada.",
             partitions_def=uasg_partitions,
         )
         for key in ABA_KEYS.values()

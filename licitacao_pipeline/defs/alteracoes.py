@@ -21,10 +21,11 @@ RESUMO_UASGS = 20
     automation_condition=REFRESH,
     metadata={"dagster/table_name": "alteracoes_recentes"},
     description=(
-        "**Recent changes** (PostgreSQL view over `contratos_alteracoes`): every change the "
-        "syncs saw in the last 30 days — contract, field, old and new value, when — with "
-        "`ultimos_7_dias` for the last week, per UASG. Always current (a plain view); each "
-        "materialization summarizes it per UASG: changes and contracts changed in 7 / 30 days."
+        "Alterações recentes (visão PostgreSQL sobre `contratos_alteracoes`): cada alteração que "
+        "as sincronizações viram nos últimos 30 dias — contrato, campo, valor anterior e novo, "
+        "quando — com `ultimos_7_dias` para a última semana, por UASG. Sempre atual (uma visão "
+        "simples); cada materialização a resume por UASG: alterações e contratos alterados em "
+        "7 / 30 dias."
     ),
 )
 def alteracoes_recentes(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -32,7 +33,7 @@ def alteracoes_recentes(context: dg.AssetExecutionContext, warehouse: WarehouseR
         por_uasg = alteracoes.recentes_por_uasg(warehouse.get_engine())
     total_7 = sum(r["alteracoes_7_dias"] for r in por_uasg)
     total_30 = sum(r["alteracoes_30_dias"] for r in por_uasg)
-    context.log.info(f"alteracoes_recentes: {total_30} changes in 30 days, {total_7} in 7")
+    context.log.info(f"alteracoes_recentes: {total_30} alterações em 30 dias, {total_7} em 7")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": total_30,

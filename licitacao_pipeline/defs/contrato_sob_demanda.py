@@ -24,17 +24,17 @@ from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
 
 class SincronizarContratoConfig(dg.Config):
     contrato_id: int
-    """The ComprasNet contract id (the ``id`` field, e.g. 78701000001)."""
+    """O id do contrato no ComprasNet (o campo ``id``, p. ex. 78701000001)."""
     abas: list[str] = list(ABAS)
-    """Which tabs to refresh: any of historico, empenhos, itens, arquivos."""
+    """Quais abas atualizar: quaisquer de historico, empenhos, itens, arquivos."""
     vigencia_janela_dias: int | None = 730
-    """As in ``contratos``: a contract whose vigência ended longer ago is not tracked."""
+    """Como em ``contratos``: um contrato cuja vigência terminou há mais tempo não é acompanhado."""
 
 
 @dg.op(
     name=names.OP_CONTRATO,
     pool=names.POOL_COMPRASNET,
-    description="Fetch one contract fresh and refresh only the chosen tabs.",
+    description="Busca um contrato de novo e atualiza só as abas escolhidas.",
 )
 def sincronizar_abas_do_contrato(
     context: dg.OpExecutionContext,
@@ -60,9 +60,9 @@ def sincronizar_abas_do_contrato(
     for observation in observacoes(result, cid, uasg):
         context.log_event(observation)
     if failures := result.falhas():
-        raise dg.Failure(f"contrato {cid}: tabs failed after retries: {failures}")
+        raise dg.Failure(f"contrato {cid}: abas falharam após novas tentativas: {failures}")
     summary = result.resumo(cid, uasg)
-    context.log.info(f"contrato {cid}: refreshed {', '.join(abas)}: {summary}")
+    context.log.info(f"contrato {cid}: atualizadas {', '.join(abas)}: {summary}")
     textos = {
         f"{kind}_{k}": v
         for kind in ("contratos", *abas)
@@ -102,7 +102,9 @@ def observacoes(result, cid: int, uasg: str) -> list[dg.AssetObservation]:
     name=names.JOB_CONTRATO,
     partitions_def=uasg_partitions,
     tags=names.run_tags("contrato"),
-    description="On-demand refresh of one contract's tabs. Pick the contract's UASG as partition.",
+    description=(
+        "Atualização sob demanda das abas de um contrato. Escolha a UASG do contrato como partição."
+    ),
 )
 def sincronizar_contrato():
     sincronizar_abas_do_contrato()

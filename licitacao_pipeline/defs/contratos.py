@@ -21,20 +21,24 @@ from licitacao_pipeline.textos import curto
 from licitacao_pipeline.uasgs import uasg_label
 
 CHECKS = {
-    "ids_unicos": "Each contract id appears once in the listing and matches its payload.",
-    "valores_nao_negativos": "valor_inicial, valor_global and valor_parcela are never negative.",
-    "vigencia_coerente": "vigencia_fim is not before vigencia_inicio.",
-    "taxa_rejeicao": "No listing record was rejected as malformed (ratio in metadata).",
+    "ids_unicos": "Cada id de contrato aparece uma vez na listagem e confere com o seu payload.",
+    "valores_nao_negativos": "valor_inicial, valor_global e valor_parcela nunca são negativos.",
+    "vigencia_coerente": "vigencia_fim não é anterior a vigencia_inicio.",
+    "taxa_rejeicao": (
+        "Nenhum registro da listagem foi rejeitado como malformado (taxa nos metadados)."
+    ),
 }
 
 
 class ContratosConfig(dg.Config):
     vigencia_janela_dias: int | None = 730
-    """Keep contracts whose vigência ended at most this many days ago (null keeps all)."""
+    """Manter os contratos cuja vigência terminou há no máximo estes dias (null mantém todos)."""
     max_taxa_rejeicao: float = 0.05
-    """Fail the run, writing nothing, when more than this share of records is malformed."""
+    """Falhar o run, sem gravar nada, quando uma fração maior que esta dos registros for
+    malformada."""
     max_taxa_remocao: float = 0.5
-    """Fail instead of marking removed when more than this share of stored contracts vanished."""
+    """Falhar em vez de marcar como removidos quando sumir uma fração maior que esta dos contratos
+    gravados."""
 
 
 def tabela_alteracoes(primeiras) -> dg.MetadataValue:
@@ -68,8 +72,9 @@ def textos_metadata(context, client, kind: str) -> dict:
     samples = client.textos.samples.get(kind, [])
     if count:
         context.log.warning(
-            f"{kind}: {count} text fields had a lone UTF-16 surrogate, stored as U+FFFD "
-            f"(PostgreSQL cannot store it); first: {samples[:3]}"
+            f"{kind}: {count} campos de texto tinham um surrogate UTF-16 "
+            "isolado, gravado como U+FFFD "
+            f"(o PostgreSQL não o aceita); primeiros: {samples[:3]}"
         )
     return {"textos_substituidos": count, "amostras_textos_substituidos": samples}
 
@@ -85,7 +90,9 @@ def textos_metadata(context, client, kind: str) -> dict:
         )
         for name, desc in CHECKS.items()
     ],
-    description="One UASG's contracts (active and inactive listings), one row per contract.",
+    description=(
+        "Os contratos de uma UASG (listagens de ativos e inativos), uma linha por contrato."
+    ),
 )
 def contratos(
     context: dg.AssetExecutionContext,
@@ -94,7 +101,7 @@ def contratos(
     warehouse: WarehouseResource,
 ):
     uasg, started, client = context.partition_key, time.monotonic(), comprasnet.client
-    context.log.info(f"uasg {uasg}: downloading active and inactive listings")
+    context.log.info(f"uasg {uasg}: baixando as listagens de ativos e inativos")
     gravado: list = []  # the listing's transaction committed (before the interrupt, if any)
     resumo = lambda: resumo_da_parada(uasg, bool(gravado))  # noqa: E731
     with parada_com_resumo(context, resumo), transient_only(context):
@@ -115,7 +122,7 @@ def contratos(
     context.log.info(
         f"{uasg_label(uasg, nome)}: "
         + ", ".join(f"{v} {k}" for k, v in listagem.resultado.contagens().items())
-        + f" in {duration:.1f}s"
+        + f" em {duration:.1f}s"
     )
     metadata = metadata_da_listagem(uasg, curto(nome) if nome else None, listagem, config)
     stats = client.stats.snapshot()

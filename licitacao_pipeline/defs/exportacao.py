@@ -1,7 +1,7 @@
-"""Job ``exportar_contratos`` (seed 002's ``export_data_async``): contracts with their
-follow-up as CSV, JSON, NDJSON, XML or PDF in the export directory. Launched from the Launchpad
-or the CLI with config; the run's status is the export's status and the op's metadata its
-result (``path``, ``rows``, ``bytes``, ``duracao_s``, ``filtros``).
+"""Job ``exportar_contratos`` (replaces the old Celery task ``export_data_async``): contracts
+with their follow-up as CSV, JSON, NDJSON, XML or PDF in the export directory. Launched from the
+Launchpad or the CLI with config; the run's status is the export's status and the op's metadata its
+result (``caminho``, ``linhas``, ``bytes``, ``duracao_s``, ``filtros``).
 
 Thin: the work is in ``flows.exportacao``.
 """
@@ -18,28 +18,28 @@ from licitacao_pipeline.flows import exportacao
 
 class ExportacaoConfig(dg.Config):
     format: Literal["csv", "json", "ndjson", "xml", "pdf"] = "csv"
-    """File format. JSON: one array; NDJSON: one contract per line; PDF: a landscape table
-    (at most 20,000 contracts)."""
+    """Formato do arquivo. JSON: um array; NDJSON: um contrato por linha; PDF: uma tabela em
+    paisagem (no máximo 20.000 contratos)."""
     uasgs: list[str] = []
-    """UASG codes (6 digits, leading zeros kept); empty: every UASG."""
+    """Códigos de UASG (6 dígitos, zeros à esquerda mantidos); vazio: todas as UASGs."""
     situacao: Literal["ativo", "inativo", "todos"] = "todos"
-    """ativo: situação "Ativo"; inativo: any other; todos: both."""
+    """ativo: situação "Ativo"; inativo: qualquer outra; todos: ambos."""
     vigente_em: str | None = None
-    """Only contracts in force that day (vigência início <= day <= fim): 2026-12-31 or
-    31/12/2026. Empty: no date filter."""
+    """Só contratos vigentes nesse dia (vigência início <= dia <= fim): 2026-12-31 ou
+    31/12/2026. Vazio: sem filtro de data."""
     include_tabs: list[str] = []
-    """Tabs whose rows go along (historico, empenhos, itens, arquivos; alteracoes: the
-    contract's changes of the last 30 days): nested in JSON, NDJSON and XML; in CSV one extra
-    file per tab (``<name>_<tab>.csv``). Not for PDF."""
+    """Abas cujas linhas vão junto (historico, empenhos, itens, arquivos; alteracoes: as
+    alterações do contrato nos últimos 30 dias): aninhadas em JSON, NDJSON e XML; em CSV um
+    arquivo a mais por aba (``<nome>_<aba>.csv``). Não vale para PDF."""
     delimiter: Literal[";", ","] = ";"
-    """CSV only: ``;`` for Brazilian spreadsheets, or ``,``."""
+    """Só CSV: ``;`` para planilhas brasileiras, ou ``,``."""
     bom: bool = True
-    """CSV only: start with a UTF-8 BOM, so Excel reads the accents right."""
+    """Só CSV: começar com um BOM UTF-8, para o Excel ler os acentos certo."""
     decimal: Literal["br", "iso"] = "br"
-    """CSV only: ``br`` money 1.234,56 and dates 31/12/2026; ``iso`` 1234.56 and 2026-12-31."""
+    """Só CSV: ``br`` valores 1.234,56 e datas 31/12/2026; ``iso`` 1234.56 e 2026-12-31."""
     nome_arquivo: str | None = None
-    """File name in the export directory (letters, digits, ``_.-``; the format's extension is
-    added if missing). Empty: ``contratos_AAAAMMDD_HHMMSS_<run>.<format>``."""
+    """Nome do arquivo no diretório de exportação (letras, dígitos, ``_.-``; a extensão do
+    formato é acrescentada se faltar). Vazio: ``contratos_AAAAMMDD_HHMMSS_<run>.<formato>``."""
 
 
 def options(config: ExportacaoConfig) -> exportacao.ExportOptions:
@@ -54,13 +54,15 @@ class _Progress:
 
     def __call__(self, done: int, total: int) -> None:
         if done >= total or done >= self.next * total:
-            self.context.log.info(f"exported {done:,} of {total:,} contracts")
+            self.context.log.info(f"exportados {done:,} de {total:,} contratos")
             self.next = (done / total if total else 1) + 0.1
 
 
 @dg.op(
     name=names.OP_EXPORTAR,
-    description="Write the contracts matching the filters to a file in the export directory.",
+    description=(
+        "Escreve os contratos que atendem aos filtros num arquivo do diretório de exportação."
+    ),
 )
 def exportar(
     context: dg.OpExecutionContext, config: ExportacaoConfig, warehouse: WarehouseResource
@@ -73,10 +75,10 @@ def exportar(
             run_id=context.run_id,
             progress=_Progress(context),
         )
-    context.log.info(f"{result.rows:,} contracts -> {result.path} ({result.bytes:,} bytes)")
+    context.log.info(f"{result.rows:,} contratos -> {result.path} ({result.bytes:,} bytes)")
     metadata = {
-        "path": dg.MetadataValue.path(str(result.path)),
-        "rows": result.rows,
+        "caminho": dg.MetadataValue.path(str(result.path)),
+        "linhas": result.rows,
         "bytes": result.bytes,
         "duracao_s": result.duracao_s,
         "filtros": dg.MetadataValue.json(result.filtros),
@@ -93,9 +95,10 @@ def exportar(
     name=names.JOB_EXPORTAR,
     tags=names.run_tags("exportacao"),
     description=(
-        "Export contracts with their follow-up (gestor, fiscal, prioridade, observação, "
-        "alertar_em) as CSV, JSON, NDJSON, XML or PDF into the export directory, filtered by "
-        "UASG, situação and vigência; streamed from one database snapshot, written atomically."
+        "Exporta contratos com seu acompanhamento (gestor, fiscal, prioridade, observação, "
+        "alertar_em) em CSV, JSON, NDJSON, XML ou PDF no diretório de exportação, filtrados por "
+        "UASG, situação e vigência; lidos em fluxo de um só retrato do banco, escritos de forma "
+        "atômica."
     ),
 )
 def exportar_contratos():

@@ -1,7 +1,7 @@
 """Job ``importar_acompanhamento`` (seed 002's ``import_data_async``): a UASG's follow-up
 spreadsheet (CSV: uasg, numero, gestor, fiscal, prioridade, observacao, alertar_em) into the
-``acompanhamento`` table. The run's metadata is the result: ``total``, ``accepted``,
-``rejected``, ``rejects_path`` (a CSV of the rejected rows with line and reason).
+``acompanhamento`` table. The run's metadata is the result: ``total``, ``aceitos``,
+``rejeitados``, ``arquivo_rejeicoes`` (a CSV of the rejected rows with line and reason).
 
 Thin: the work is in ``flows.importacao``.
 """
@@ -20,17 +20,17 @@ from licitacao_pipeline.flows import importacao
 
 class ImportacaoConfig(dg.Config):
     path: str
-    """The CSV file, relative to the import directory (LICITACAO_IMPORT_DIR) or absolute
-    inside it; anything outside is refused."""
+    """O arquivo CSV, relativo ao diretório de importação (LICITACAO_IMPORT_DIR) ou absoluto
+    dentro dele; qualquer coisa fora é recusada."""
     encoding: Literal["utf-8", "latin-1"] = "utf-8"
-    """The file's encoding (a BOM is accepted with utf-8)."""
+    """A codificação do arquivo (com utf-8, um BOM é aceito)."""
     delimiter: Literal[";", ","] = ";"
-    """The column separator."""
+    """O separador de colunas."""
 
 
 @dg.op(
     name=names.OP_IMPORTAR,
-    description="Validate a follow-up CSV row by row and upsert the valid rows.",
+    description="Valida um CSV de acompanhamento linha a linha e grava (upsert) as linhas válidas.",
 )
 def importar(
     context: dg.OpExecutionContext, config: ImportacaoConfig, warehouse: WarehouseResource
@@ -48,16 +48,16 @@ def importar(
         )
     log = context.log.warning if result.rejected else context.log.info
     log(
-        f"{result.source.name}: {result.total} rows, {result.accepted} accepted, "
-        f"{result.rejected} rejected -> {result.rejects_path}"
+        f"{result.source.name}: {result.total} linhas, {result.accepted} aceitas, "
+        f"{result.rejected} rejeitadas -> {result.rejects_path}"
     )
     return dg.Output(
         None,
         metadata={
             "total": result.total,
-            "accepted": result.accepted,
-            "rejected": result.rejected,
-            "rejects_path": dg.MetadataValue.path(str(result.rejects_path)),
+            "aceitos": result.accepted,
+            "rejeitados": result.rejected,
+            "arquivo_rejeicoes": dg.MetadataValue.path(str(result.rejects_path)),
             "arquivo": dg.MetadataValue.path(str(result.source)),
             "inseridos": result.inserted,
             "atualizados": result.updated,
@@ -75,10 +75,10 @@ def importar(
     name=names.JOB_IMPORTAR,
     tags=names.run_tags("importacao"),
     description=(
-        "Import a UASG's contract follow-up CSV (gestor, fiscal, prioridade, observação, "
-        "alertar_em) from the import directory into `acompanhamento`: every row validated, the "
-        "valid ones upserted in one transaction, the rejected ones written with line and "
-        "reason to a CSV in the export directory."
+        "Importa o CSV de acompanhamento dos contratos de uma UASG (gestor, fiscal, prioridade, "
+        "observação, alertar_em) do diretório de importação para `acompanhamento`: cada linha "
+        "validada, as válidas gravadas (upsert) numa transação, as rejeitadas escritas com linha "
+        "e motivo num CSV no diretório de exportação."
     ),
 )
 def importar_acompanhamento():

@@ -16,8 +16,8 @@ sincronizar_contratos = dg.define_asset_job(
     selection=dg.AssetSelection.assets(CONTRATOS_KEY, *ABA_KEYS.values()),
     tags=names.run_tags("sob_demanda"),
     description=(
-        "Sync of one UASG in one run: the listing, then the tabs that are due (new, changed or "
-        "older than 24 h), oldest first, within the run's budget."
+        "Sincronização de uma UASG em um run: a listagem, depois as abas devidas (novas, alteradas "
+        "ou com mais de 24 h), as mais antigas primeiro, dentro do orçamento do run."
     ),
 )
 
@@ -29,5 +29,7 @@ sincronizacao_completa = dg.define_asset_job(
     # looks at the job's name), also one launched through GraphQL with an empty config, which
     # gets no job config defaults.
     config={"ops": {names.OP_ABAS: {"config": {"completa": True}}}},
-    description="Full sync of one UASG: listing and every tab of every contract.",
+    description=(
+        "Sincronização completa de uma UASG: a listagem e todas as abas de todos os contratos."
+    ),
 )

@@ -15,10 +15,11 @@ FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.Dagster
 
 class LimpezaConfig(dg.Config):
     retencao_dias: int = 30
-    """Runs (with their logs), export files, rejected records, alerts and portal snapshots older
-    than this go (portal snapshots older than two days keep one per UASG per day)."""
+    """Runs (com seus logs), arquivos exportados, registros rejeitados, alertas e retratos do portal
+    mais antigos que isto são removidos (retratos do portal com mais de dois dias guardam um por
+    UASG por dia)."""
     simulacao: bool = False
-    """Only report what would be removed (a dry run)."""
+    """Só informar o que seria removido (simulação)."""
 
 
 def delete_old_runs(instance: dg.DagsterInstance, cutoff: datetime, dry_run: bool) -> int:
@@ -38,7 +39,7 @@ def delete_old_runs(instance: dg.DagsterInstance, cutoff: datetime, dry_run: boo
             deleted += 1
 
 
-@dg.op(description="Delete what is older than the retention: runs, logs, exports, rejects, alerts.")
+@dg.op(description="Apaga o que passou da retenção: runs, logs, exportações, rejeições, alertas.")
 def limpar_registros_antigos(
     context: dg.OpExecutionContext, config: LimpezaConfig, warehouse: WarehouseResource
 ) -> dg.Output:
@@ -47,12 +48,13 @@ def limpar_registros_antigos(
     runs = delete_old_runs(context.instance, cutoff, config.simulacao)
     files, size = delete_old_exports(settings.load().export_dir, cutoff, config.simulacao)
     purged = purge_warehouse(warehouse.get_engine(), config.retencao_dias, config.simulacao)
-    verb = "would remove" if config.simulacao else "removed"
+    verb = "removeria" if config.simulacao else "removeu"
     context.log.info(
-        f"cleanup {verb} {runs} runs, {files} export files ({size:,} bytes), "
-        f"{purged['rejeicoes_removidas']} rejected records, {purged['alertas_removidos']} "
-        f"alerts, {purged['estatisticas_removidas']} statistics and "
-        f"{purged['metricas_removidas']} metrics snapshots older than {cutoff:%Y-%m-%d %H:%M} UTC"
+        f"limpeza {verb} {runs} runs, {files} arquivos exportados ({size:,} bytes), "
+        f"{purged['rejeicoes_removidas']} registros rejeitados, {purged['alertas_removidos']} "
+        f"alertas, {purged['estatisticas_removidas']} estatísticas e "
+        f"{purged['metricas_removidas']} retratos de métricas anteriores a "
+        f"{cutoff:%Y-%m-%d %H:%M} UTC"
     )
     return dg.Output(
         None,
@@ -68,7 +70,14 @@ def limpar_registros_antigos(
     )
 
 
-@dg.job(name=names.JOB_LIMPEZA, tags=names.run_tags("manutencao"))
+@dg.job(
+    name=names.JOB_LIMPEZA,
+    tags=names.run_tags("manutencao"),
+    description=(
+        "Remove runs antigos, seus logs, arquivos exportados antigos, "
+        "registros rejeitados e alertas."
+    ),
+)
 def limpeza():
     """Remove old runs, their logs, old export files, rejected records and alerts."""
     limpar_registros_antigos()

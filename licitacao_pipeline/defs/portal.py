@@ -75,9 +75,10 @@ atualizacao_portal = dg.AutomationConditionSensorDefinition(
     run_tags=RUN_TAGS,
     emit_backfills=False,
     description=(
-        "Refreshes the portal: `painel_contratos` and `estatisticas_contratos` every 10 min and "
-        "5 min after a UASG sync lands, `metricas_painel` every 4 min, `contratos_a_vencer` "
-        "daily after 06:00. Never two refreshes of one asset at once."
+        "Atualiza o portal: `painel_contratos` e `estatisticas_contratos` a cada 10 min e "
+        "5 min depois que chega a sincronização de uma UASG, `metricas_painel` a cada 4 min, "
+        "`contratos_a_vencer` diariamente depois das 06:00. Nunca duas atualizações de um "
+        "mesmo asset ao mesmo tempo."
     ),
 )
 
@@ -107,17 +108,17 @@ def _age(since: datetime | None, now: datetime) -> float | str:
     freshness_policy=PORTAL_FRESHNESS,
     metadata={"dagster/table_name": "painel_contratos"},
     description=(
-        "**Public portal** (PostgreSQL materialized view): one row per stored contract that is "
-        "not removed — UASG, número, fornecedor, objeto, values, vigência, days to its end, "
-        "whether it is in force today (São Paulo) and its empenhado / liquidado / pago totals. "
-        "Refreshed `CONCURRENTLY` (readers are never blocked), one refresh at a time; at most "
-        "30 minutes old (REN 1.137/2025 Art. 106)."
+        "Portal público (visão materializada PostgreSQL): uma linha por contrato gravado e não "
+        "removido — UASG, número, fornecedor, objeto, valores, vigência, dias até o fim, se "
+        "está vigente hoje (São Paulo) e seus totais empenhado / liquidado / pago. Atualizada "
+        "`CONCURRENTLY` (leitores nunca ficam bloqueados), uma atualização por vez; no máximo "
+        "30 minutos de atraso (REN 1.137/2025 Art. 106)."
     ),
 )
 def painel_contratos(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     with transient_only(context):
         refresh = portal.refresh_painel(warehouse.get_engine())
-    context.log.info(f"painel_contratos: {refresh.linhas} rows in {refresh.duracao_s}s")
+    context.log.info(f"painel_contratos: {refresh.linhas} linhas em {refresh.duracao_s}s")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": refresh.linhas,
@@ -160,11 +161,11 @@ def _stats_row(r: Mapping[str, Any]) -> list[Any]:
     freshness_policy=PORTAL_FRESHNESS,
     metadata={"dagster/table_name": "estatisticas_contratos"},
     description=(
-        "**Portal statistics** (snapshots kept for trends, pruned by `limpeza`): per UASG and "
-        "overall (`uasg` NULL) — contracts in force (`situacao` Ativo *and* today within "
-        "vigência), their total `valor_global`, empenhado / liquidado / pago, contracts ending "
-        "within 30 / 60 / 90 days, the top fornecedores by value. Computed from "
-        "`painel_contratos`, right after each refresh."
+        "Estatísticas do portal (retratos guardados para tendências, podados pela `limpeza`): "
+        "por UASG e no geral (`uasg` NULL) — contratos vigentes (`situacao` Ativo e hoje dentro "
+        "da vigência), seu `valor_global` total, empenhado / liquidado / pago, contratos que "
+        "terminam em 30 / 60 / 90 dias, os maiores fornecedores por valor. Calculadas a partir "
+        "de `painel_contratos`, logo após cada atualização."
     ),
 )
 def estatisticas_contratos(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -225,10 +226,10 @@ def run_counts(instance: dg.DagsterInstance, now: datetime) -> portal.RunCounts:
     freshness_policy=METRICS_FRESHNESS,
     metadata={"dagster/table_name": "metricas_painel"},
     description=(
-        "**Dashboard metrics** (snapshots every 4 minutes): contracts per UASG, when each UASG "
-        "was last synced and each of its tabs, failed runs in the last 24 h, runs queued and "
-        "running. Cheap: one grouped read of `contratos` (never the tab tables) and a few "
-        "Dagster run-storage queries."
+        "Métricas do painel (retratos a cada 4 minutos): contratos por UASG, quando cada UASG "
+        "e cada uma de suas abas foi sincronizada pela última vez, runs com falha nas últimas "
+        "24 h, runs na fila e em execução. Barato: uma leitura agrupada de `contratos` (nunca "
+        "as tabelas das abas) e algumas consultas ao armazenamento de runs do Dagster."
     ),
 )
 def metricas_painel(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -277,10 +278,10 @@ def metricas_painel(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     freshness_policy=REPORT_FRESHNESS,
     metadata={"dagster/table_name": "contratos_a_vencer"},
     description=(
-        "**Contracts expiring soon**: per UASG, the contracts in force whose vigência ends "
-        "within 30 / 60 / 90 days, as the table `contratos_a_vencer` and as a CSV for "
-        "spreadsheets (UTF-8 with BOM, `;`, money as 1.234,56) in the export directory, "
-        "`contratos_a_vencer_AAAAMMDD.csv`. Daily after 06:00 (São Paulo)."
+        "Contratos a vencer: por UASG, os contratos vigentes cuja vigência termina em "
+        "30 / 60 / 90 dias, como a tabela `contratos_a_vencer` e como um CSV para planilhas "
+        "(UTF-8 com BOM, `;`, valores como 1.234,56) no diretório de exportação, "
+        "`contratos_a_vencer_AAAAMMDD.csv`. Diariamente depois das 06:00 (São Paulo)."
     ),
 )
 def contratos_a_vencer(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -289,7 +290,7 @@ def contratos_a_vencer(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             warehouse.get_engine(), settings.load().export_dir, local_today()
         )
     bands = {d: sum(1 for r in report.rows if r["faixa_dias"] == d) for d in (30, 60, 90)}
-    context.log.info(f"contratos_a_vencer: {len(report.rows)} contracts -> {report.path}")
+    context.log.info(f"contratos_a_vencer: {len(report.rows)} contratos -> {report.path}")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(report.rows),

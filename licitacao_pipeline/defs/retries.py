@@ -59,13 +59,14 @@ def transient_only(context: dg.OpExecutionContext | dg.AssetExecutionContext):
         policy, attempt = retry_policy(), context.retry_number + 1
         if attempt > policy.max_retries:
             raise dg.Failure(
-                description=f"transient error persisted after {policy.max_retries} step "
-                f"retries: {type(exc).__name__}: {exc}",
+                description=f"erro transitório persistiu após {policy.max_retries} novas "
+                f"tentativas do step: {type(exc).__name__}: {exc}",
                 allow_retries=False,
             ) from exc
         delay = policy.calculate_delay(attempt)
         context.log.warning(
-            f"transient error, step retry {attempt}/{policy.max_retries} in {delay:.1f}s: {exc}"
+            "erro transitório, nova tentativa do step "
+            f"{attempt}/{policy.max_retries} em {delay:.1f}s: {exc}"
         )
         time.sleep(delay)  # in the step: an interrupt ends the wait (and the run) at once
         raise dg.RetryRequested(max_retries=policy.max_retries, seconds_to_wait=0) from exc

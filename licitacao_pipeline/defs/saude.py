@@ -13,26 +13,31 @@ from licitacao_pipeline.warehouse.engine import database_url
 
 class ComprasNetSaudeConfig(dg.Config):
     caminho: str = "/api/contrato/0/empenhos"
-    """A cheap request: the (empty) empenhos tab of a contract that does not exist. Healthy:
-    a JSON answer or a 404; unhealthy: no answer in time, 5xx, 429, other 4xx, HTML."""
+    """Uma requisição barata: a aba empenhos (vazia) de um contrato que não existe. Saudável:
+    uma resposta JSON ou um 404; doente: sem resposta a tempo, 5xx, 429, outro 4xx, HTML."""
     tempo_limite_s: float = 10.0
-    """Connect and read timeout of the single attempt (no retries)."""
+    """Tempo limite de conexão e leitura da única tentativa (sem novas tentativas)."""
 
 
 class WarehouseSaudeConfig(dg.Config):
     tempo_limite_s: float = 5.0
-    """Time to connect and to answer ``SELECT 1``."""
+    """Tempo para conectar e responder ``SELECT 1``."""
 
 
 def _outcome(context: dg.OpExecutionContext, health: saude.Health) -> dg.Output:
     metadata = {"acessivel": health.ok, "duracao_s": health.duracao_s, "detalhe": health.detalhe}
     if not health.ok:
         raise dg.Failure(description=health.detalhe, metadata=metadata, allow_retries=False)
-    context.log.info(f"{health.detalhe} in {health.duracao_s}s")
+    context.log.info(f"{health.detalhe} em {health.duracao_s}s")
     return dg.Output(None, metadata=metadata)
 
 
-@dg.op(description="ComprasNet answers one cheap request in time (timed, no retries).")
+@dg.op(
+    description=(
+        "O ComprasNet responde a tempo a uma requisição barata "
+        "(cronometrada, sem novas tentativas)."
+    )
+)
 def comprasnet_acessivel(
     context: dg.OpExecutionContext, config: ComprasNetSaudeConfig, comprasnet: ComprasNetResource
 ) -> dg.Output:
@@ -40,7 +45,7 @@ def comprasnet_acessivel(
     return _outcome(context, health)
 
 
-@dg.op(description="The warehouse answers `SELECT 1` on a new connection in time (timed).")
+@dg.op(description="O warehouse responde a tempo `SELECT 1` numa conexão nova (cronometrada).")
 def warehouse_acessivel(
     context: dg.OpExecutionContext, config: WarehouseSaudeConfig, warehouse: WarehouseResource
 ) -> dg.Output:
@@ -52,9 +57,9 @@ def warehouse_acessivel(
     name=names.JOB_SAUDE,
     tags=names.run_tags("saude"),
     description=(
-        "Health check (the old Celery task `tasks.mapa_tasks.health_check`): ComprasNet and "
-        "the warehouse answer in time. Either failing fails the run, so `alerta_falhas` "
-        "records and posts the alert."
+        "Verificação de saúde (a antiga tarefa Celery `tasks.mapa_tasks.health_check`): o "
+        "ComprasNet e o warehouse respondem a tempo. Se um falha, o run falha, e `alerta_falhas` "
+        "registra e envia o alerta."
     ),
 )
 def verificar_saude():
@@ -68,5 +73,5 @@ verificacao_saude = dg.ScheduleDefinition(
     execution_timezone=TIMEZONE,
     job=verificar_saude,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every 10 minutes: job `verificar_saude` (ComprasNet and the warehouse answer).",
+    description="A cada 10 minutos: job `verificar_saude` (o ComprasNet e o warehouse respondem).",
 )

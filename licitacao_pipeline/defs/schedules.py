@@ -67,8 +67,18 @@ def refreshes_listing(run: dg.DagsterRun) -> bool:
     )
 
 
+_SITUACAO = {
+    dg.DagsterRunStatus.QUEUED: "na fila",
+    dg.DagsterRunStatus.NOT_STARTED: "não iniciado",
+    dg.DagsterRunStatus.STARTING: "iniciando",
+    dg.DagsterRunStatus.STARTED: "em execução",
+    dg.DagsterRunStatus.CANCELING: "cancelando",
+}
+
+
 def _describe(run: dg.DagsterRun) -> str:
-    return f"{run.job_name} run {run.run_id} is {run.status.value.lower()}"
+    situacao = _SITUACAO.get(run.status, run.status.value)
+    return f"o run {run.run_id} de {run.job_name} está {situacao}"
 
 
 def _local(when: datetime | None) -> datetime:
@@ -88,7 +98,7 @@ def _skip_or(
 ) -> list[dg.RunRequest] | dg.SkipReason:
     if requests:
         return requests
-    return dg.SkipReason(f"{what}; every UASG skipped: " + "; ".join(skipped))
+    return dg.SkipReason(f"{what}; todas as UASGs puladas: " + "; ".join(skipped))
 
 
 # --- cron ---------------------------------------------------------------------------------
@@ -133,18 +143,19 @@ def _daytime_description(uasgs: Sequence[Uasg], window: tuple[time, time], slot:
     fixed = [u for u in uasgs if u.hora is not None]
     shown = fixed[:_DESCRIPTION_LIST_MAX]
     listed = ", ".join(f"{uasg_label(u.codigo, u.nome)} {u.hora:%H:%M}" for u in shown)
-    more = f" and {len(fixed) - len(shown)} more" if len(fixed) > len(shown) else ""
-    parts = [f"Daily sync of {len(uasgs)} UASGs ({TIMEZONE})"]
+    more = f" e mais {len(fixed) - len(shown)}" if len(fixed) > len(shown) else ""
+    parts = [f"Sincronização diária de {len(uasgs)} UASGs ({TIMEZONE})"]
     if len(fixed) < len(uasgs):
         parts.append(
-            f"{len(uasgs) - len(fixed)} spread over {window[0]:%H:%M}-{window[1]:%H:%M} "
-            f"in {slot}-minute slots"
+            f"{len(uasgs) - len(fixed)} distribuídas em {window[0]:%H:%M}-{window[1]:%H:%M} "
+            f"em intervalos de {slot} minutos"
         )
     if fixed:
-        parts.append(f"fixed hours: {listed}{more}")
+        parts.append(f"horários fixos: {listed}{more}")
     return (
         "; ".join(parts)
-        + ". A UASG whose daytime sync is still queued or running is skipped (see tick logs)."
+        + ". Uma UASG cuja sincronização diurna ainda está na fila ou em execução é pulada (veja "
+        "os logs do tick)."
     )
 
 
@@ -170,7 +181,7 @@ def daytime_schedule(
         when = _local(context.scheduled_execution_time)
         codes = slots.get((when.hour, when.minute), [])
         if not codes:
-            return dg.SkipReason(f"no UASG is scheduled at {when:%H:%M}")
+            return dg.SkipReason(f"nenhuma UASG agendada às {when:%H:%M}")
         busy = active_runs(context.instance, codes)
         requests, skipped = [], []
         for codigo in codes:
@@ -179,10 +190,10 @@ def daytime_schedule(
             duplicate = next((r for r in runs if refreshes_listing(r)), None)
             if duplicate is not None:
                 skipped.append(f"{label}: {_describe(duplicate)}")
-                context.log.info(f"Skipped UASG {label}: {_describe(duplicate)}")
+                context.log.info(f"UASG {label} pulada: {_describe(duplicate)}")
                 continue
             for run in runs:  # full sync or on-demand: the queue orders them, see README
-                context.log.info(f"Requested UASG {label} although {_describe(run)}")
+                context.log.info(f"UASG {label} pedida, embora {_describe(run)}")
             requests.append(
                 dg.RunRequest(
                     partition_key=codigo,
@@ -190,7 +201,7 @@ def daytime_schedule(
                     tags={**_tags(uasg), **names.run_tags("agendada")},
                 )
             )
-        return _skip_or(requests, f"{when:%H:%M} slot", skipped)
+        return _skip_or(requests, f"intervalo das {when:%H:%M}", skipped)
 
     return sincronizacao_diaria
 
@@ -219,7 +230,7 @@ def full_sync_schedule(
     """``sincronizacao_completa_diaria``: at ``at`` (03:00), job ``sincronizacao_completa``,
     rotating."""
     nights = max(1, math.ceil(len(uasgs) / per_night))
-    every = "night" if nights == 1 else f"{nights} nights"
+    every = "toda noite" if nights == 1 else f"a cada {nights} noites"
 
     @dg.schedule(
         name="sincronizacao_completa_diaria",
@@ -228,9 +239,10 @@ def full_sync_schedule(
         job=sincronizacao_completa,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=(
-            f"{at:%H:%M} full sync (all tabs, low priority) of at most {per_night} UASGs a night, "
-            f"rotating: each of the {len(uasgs)} UASGs every {every}. A UASG whose previous "
-            "full sync is still queued or running is skipped (see tick logs)."
+            f"Sincronização completa às {at:%H:%M} (todas as abas, baixa prioridade) de no máximo "
+            f"{per_night} UASGs por noite, em rodízio: cada uma das {len(uasgs)} UASGs {every}. "
+            "Uma UASG cuja sincronização completa anterior ainda está na fila ou em execução é "
+            "pulada (veja os logs do tick)."
         ),
     )
     def sincronizacao_completa_diaria(context: dg.ScheduleEvaluationContext):
@@ -244,7 +256,7 @@ def full_sync_schedule(
             label = uasg_label(uasg.codigo, uasg.nome)
             if busy.get(uasg.codigo):
                 skipped.append(f"{label}: {_describe(busy[uasg.codigo][0])}")
-                context.log.info(f"Skipped UASG {label}: {_describe(busy[uasg.codigo][0])}")
+                context.log.info(f"UASG {label} pulada: {_describe(busy[uasg.codigo][0])}")
                 continue
             requests.append(
                 dg.RunRequest(
@@ -253,7 +265,7 @@ def full_sync_schedule(
                     tags={**_tags(uasg), names.RODIZIO_TAG: f"{night + 1}/{nights}"},
                 )
             )
-        return _skip_or(requests, f"full sync night {night + 1}/{nights}", skipped)
+        return _skip_or(requests, f"noite {night + 1}/{nights} da sincronização completa", skipped)
 
     return sincronizacao_completa_diaria
 
@@ -264,7 +276,7 @@ limpeza_diaria = dg.ScheduleDefinition(
     execution_timezone=TIMEZONE,
     job=limpeza,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="02:00 removal of runs, logs and export files past retention.",
+    description="Às 02:00, remoção de runs, logs e arquivos exportados que passaram da retenção.",
 )
 
 

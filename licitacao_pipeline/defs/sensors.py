@@ -54,25 +54,26 @@ def _tabs_queued(instance: dg.DagsterInstance, uasg: str) -> dg.DagsterRun | Non
     default_status=dg.DefaultSensorStatus.RUNNING,
     request_job=sincronizar_contratos,
     description=(
-        "When a UASG's contratos partition was materialized alone (a manual subset) and the run "
-        "succeeded, sync its due tabs next. A canceled or failed run starts nothing, a run that "
-        "did the tabs is left alone, and nothing is launched when no tab is due."
+        "Quando a partição contratos de uma UASG foi materializada sozinha (um subconjunto manual) "
+        "e o run teve sucesso, sincroniza em seguida as suas abas devidas. Um run cancelado ou "
+        "com falha não inicia nada, um run que já fez as abas fica como está, e nada é lançado "
+        "quando nenhuma aba está devida."
     ),
 )
 def abas_seguem_contratos(context: dg.RunStatusSensorContext, warehouse: WarehouseResource):
     run = context.dagster_run
     uasg = run.tags.get(names.PARTITION_TAG)
     if not uasg or not listing_alone(context.instance, run.run_id):
-        return dg.SkipReason(f"run {run.run_id}: not a listing materialized alone")
+        return dg.SkipReason(f"run {run.run_id}: não é uma listagem materializada sozinha")
     if busy := _tabs_queued(context.instance, uasg):
-        return dg.SkipReason(f"uasg {uasg}: run {busy.run_id} already does its tabs")
+        return dg.SkipReason(f"uasg {uasg}: o run {busy.run_id} já faz as suas abas")
     engine = warehouse.get_engine()
     devidos = due_counts(
         engine, uasg, ABAS, inicio=now(engine), validade_horas=24.0, completa=False
     )
     if not any(devidos.values()):
-        return dg.SkipReason(f"uasg {uasg}: no tab is due after run {run.run_id}")
-    context.log.info(f"uasg {uasg}: tabs due after run {run.run_id}: {devidos}")
+        return dg.SkipReason(f"uasg {uasg}: nenhuma aba devida após o run {run.run_id}")
+    context.log.info(f"uasg {uasg}: abas devidas após o run {run.run_id}: {devidos}")
     return dg.RunRequest(
         run_key=f"abas-{run.run_id}",
         partition_key=uasg,
@@ -98,7 +99,7 @@ def _webhook_url() -> str | None:
     name="alerta_falhas",
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=15,
-    description="Records every failed run in `alertas` and POSTs it to ALERT_WEBHOOK_URL.",
+    description="Registra cada run com falha em `alertas` e o envia (POST) para ALERT_WEBHOOK_URL.",
 )
 def alerta_falhas(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
     run = context.dagster_run
@@ -113,7 +114,7 @@ def alerta_falhas(context: dg.RunFailureSensorContext, warehouse: WarehouseResou
         run_id=run.run_id,
         job_name=run.job_name,
         uasg=run.tags.get(names.PARTITION_TAG),
-        message=("\n".join(messages) or context.failure_event.message or "run failed")[:4000],
+        message=("\n".join(messages) or context.failure_event.message or "run falhou")[:4000],
         failed_steps=steps,
     )
     try:
@@ -122,26 +123,29 @@ def alerta_falhas(context: dg.RunFailureSensorContext, warehouse: WarehouseResou
     except sa.exc.SQLAlchemyError as exc:  # e.g. the health check found the warehouse down
         error = alertas.post_unrecorded(_webhook_url(), alerta)
         context.log.error(
-            f"warehouse unreachable, alert for run {run.run_id} not recorded "
-            f"({type(exc).__name__}); webhook: {error or 'posted'}"
+            f"warehouse inacessível, alerta do run {run.run_id} não registrado "
+            f"({type(exc).__name__}); webhook: {error or 'enviado'}"
         )
         return
     # Only this run's alert, once: older pending ones are alertas_pendentes' job.
     delivered = alertas.deliver(
         engine, _webhook_url(), budget_s=FAILURE_DELIVERY_BUDGET_S, run_id=run.run_id
     )
-    context.log.info(f"alert for run {run.run_id} recorded={new} delivery={delivered}")
+    context.log.info(f"alerta do run {run.run_id} registrado={new} entrega={delivered}")
 
 
 @dg.sensor(
     name="alertas_pendentes",
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Retries webhook delivery of alerts whose POST failed earlier (with backoff).",
+    description=(
+        "Tenta de novo entregar ao webhook os alertas cujo POST falhou "
+        "antes (com espera crescente)."
+    ),
 )
 def alertas_pendentes(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     url = _webhook_url()
     if not url:
-        return dg.SkipReason("ALERT_WEBHOOK_URL is not set: alerts are only recorded")
+        return dg.SkipReason("ALERT_WEBHOOK_URL não definida: os alertas só são registrados")
     delivered = alertas.deliver(warehouse.get_engine(), url, budget_s=PENDING_DELIVERY_BUDGET_S)
-    return dg.SkipReason(f"webhook delivery: {delivered}")
+    return dg.SkipReason(f"entrega ao webhook: {delivered}")
