@@ -298,7 +298,7 @@ def record_id(record: Any) -> int | None:
 
 
 def within_vigencia(row: Mapping[str, Any], today: date, janela_dias: int | None) -> bool:
-    """Seed 004's vigency filter: keep contracts whose vigência ended at most N days ago."""
+    """The vigência window: keep contracts whose vigência ended at most N days ago."""
     if janela_dias is None or row.get("vigencia_fim") is None:
         return True
     return (today - row["vigencia_fim"]).days <= janela_dias

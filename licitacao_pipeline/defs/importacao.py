@@ -1,4 +1,4 @@
-"""Job ``importar_acompanhamento`` (seed 002's ``import_data_async``): a UASG's follow-up
+"""Job ``importar_acompanhamento`` (the old Celery task ``import_data_async``): a UASG's follow-up
 spreadsheet (CSV: uasg, numero, gestor, fiscal, prioridade, observacao, alertar_em) into the
 ``acompanhamento`` table. The run's metadata is the result: ``total``, ``aceitos``,
 ``rejeitados``, ``arquivo_rejeicoes`` (a CSV of the rejected rows with line and reason).

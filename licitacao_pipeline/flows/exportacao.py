@@ -1,6 +1,7 @@
-"""Export of contracts with their follow-up (seed 002's ``export_data_async``), Dagster-free:
-validate the options before any work, stream the matching contracts from one database snapshot
-in chunks, write them as CSV, JSON, NDJSON, XML or PDF atomically into the export directory.
+"""Export of contracts with their follow-up (the old Celery task ``export_data_async``),
+Dagster-free: validate the options before any work, stream the matching contracts from one
+database snapshot in chunks, write them as CSV, JSON, NDJSON, XML or PDF atomically into the
+export directory.
 
 Memory does not grow with the number of contracts, except for PDF: fpdf2 holds the document
 until it is saved, so a PDF is refused above ``MAX_PDF_ROWS`` contracts (counted first, before

@@ -1,5 +1,5 @@
 """Import of contract follow-up (gestor, fiscal, prioridade, observação, alertar_em) from a UASG's
-spreadsheet saved as CSV (seed 002's ``import_data_async``), Dagster-free.
+spreadsheet saved as CSV (the old Celery task ``import_data_async``), Dagster-free.
 
 The file is refused as a whole, changing nothing, when it is outside the import directory, not
 CSV text (binary, empty), in another encoding than the one given, or without the expected

@@ -1,5 +1,6 @@
-"""Use cases of the portal layer (seed 001's 30-minute portal refresh and health check, seed
-002's dashboard metrics), Dagster-free: refresh the ``painel_contratos`` view, snapshot its
+"""Use cases of the portal layer (the public portal's data at most 30 minutes old, the health
+check of the old Celery task ``tasks.mapa_tasks.health_check``, the dashboard's sync metrics),
+Dagster-free: refresh the ``painel_contratos`` view, snapshot its
 statistics, snapshot sync metrics, write the expiring-contracts report (table + CSV), and check
 that ComprasNet and the warehouse answer.
 """
