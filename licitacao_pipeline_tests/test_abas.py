@@ -198,7 +198,9 @@ def test_mostly_failing_run_fails_loudly_after_committing_successes(sim, resourc
     fast = with_client(resources, sim, max_retries=1)
     result = sync_tabs_only(fast, raise_on_error=False)
     n = len(ids)
-    assert f"{3 * n} of {4 * n} contract tabs failed after retries" in failure_message(result)
+    assert f"{3 * n} de {4 * n} abas de contratos falharam após novas tentativas" in (
+        failure_message(result)
+    )
     stamps = rows(engine)
     assert all(r["historico_atualizado_em"] is not None for r in stamps)  # successes committed
     assert all(r["itens_atualizado_em"] is None for r in stamps)
@@ -246,8 +248,11 @@ def test_on_demand_job_refreshes_exactly_the_chosen_tabs_of_one_contract(sim, re
 @pytest.mark.parametrize(
     "config,expected",
     [
-        ({"contrato_id": 999999999}, "does not exist at ComprasNet"),
-        ({"contrato_id": None, "abas": ["historico", "faturas"]}, "unknown tab(s) ['faturas']"),
+        ({"contrato_id": 999999999}, "não existe no ComprasNet"),
+        (
+            {"contrato_id": None, "abas": ["historico", "faturas"]},
+            "aba(s) desconhecida(s) ['faturas']",
+        ),
     ],
 )
 def test_on_demand_job_rejects_unknown_contract_or_tab(sim, resources, config, expected):
@@ -270,7 +275,7 @@ def test_on_demand_job_refuses_a_contract_of_another_uasg(sim, resources):
         partition_key=UASG,
         raise_on_error=False,
     )
-    assert "belongs to UASG 787000" in failure_message(result)
+    assert "pertence à UASG 787000" in failure_message(result)
 
 
 def test_a_warehouse_error_on_one_contract_fails_that_contract_only(sim, resources, engine):
@@ -311,10 +316,12 @@ def test_a_warehouse_error_on_one_contract_fails_that_contract_only(sim, resourc
         )
         logged = [e.user_message for e in instance.all_logs(result.run_id)]
     message = failure_message(result)
-    assert "1 contract tabs failed unexpectedly (successes were stored)" in message
+    assert (
+        "1 abas de contratos falharam de forma inesperada (os sucessos foram gravados)" in message
+    )
     assert f"recusado: contrato {bad}" in message and step_retries(result) == 0
     assert any(m.startswith(f"contrato {bad} historico: InternalError: ") for m in logged)
-    assert "batch write failed (InternalError): one by one" in logged
+    assert "gravação em lote falhou (InternalError): um a um" in logged
     meta = tab_meta(result, "historico")
     assert (meta["contratos_com_falha"], meta["contratos_sincronizados"]) == (1, len(ids) - 1)
     [failure] = meta["amostras_falhas"]
@@ -351,7 +358,7 @@ def test_a_deadlock_while_writing_tabs_is_transient_not_a_bug(sim, resources, en
         )
     result = sync_tabs_only(resources, raise_on_error=False)
     message = failure_message(result)
-    assert "transient error persisted after 1 step retries" in message
+    assert "erro transitório persistiu após 1 novas tentativas do step" in message
     assert "impasse simulado" in message and "unexpectedly" not in message
     assert step_retries(result) == 1
 
@@ -412,11 +419,13 @@ def test_tab_metadata_counts_rows_and_samples_rejects_and_the_log_says_how_far_i
             "reason": "empenhado: valor monetário inválido 'abc,de' (esperava como '1.234,56')",
         }
     n = len(ids)
-    final = [m for m in logged if " abas done: " in m]
+    final = [m for m in logged if " abas concluídas: " in m]
     assert len(final) == 1 and final[0].startswith(f"{UASG} (")
     per_tab = ", ".join(f"{tab} {n}/{n}" for tab in ABAS)
-    done = rf"\) abas done: {4 * n}/{4 * n} contract tabs in \d+s \(\d+\.\d/s; {per_tab}; "
-    assert re.search(done + r"0 failed\)$", final[0]), final[0]
+    done = (
+        rf"\) abas concluídas: {4 * n}/{4 * n} abas de contratos em \d+s \(\d+\.\d/s; {per_tab}; "
+    )
+    assert re.search(done + r"0 com falha\)$", final[0]), final[0]
 
 
 def test_progress_logs_say_how_far_how_fast_and_only_the_last_says_done(
@@ -444,8 +453,8 @@ def test_progress_logs_say_how_far_how_fast_and_only_the_last_says_done(
     logged = logged_by(rotulo=rotulo, devidos=devidos, progress_seconds=0)
     took = time.monotonic() - started
     line = re.compile(
-        r"^787010 \(UNIDADE TESTE\) abas( done)?: (\d)/8 contract tabs in (\d+)s "
-        r"\((\d+\.\d)/s; historico \d/2, empenhos \d/2, itens \d/2, arquivos \d/2; 0 failed\)$"
+        r"^787010 \(UNIDADE TESTE\) abas( concluídas)?: (\d)/8 abas de contratos em (\d+)s "
+        r"\((\d+\.\d)/s; historico \d/2, empenhos \d/2, itens \d/2, arquivos \d/2; 0 com falha\)$"
     )
     matches = [line.match(m) for m in logged]
     assert len(logged) > 2 and all(matches), logged
@@ -456,7 +465,7 @@ def test_progress_logs_say_how_far_how_fast_and_only_the_last_says_done(
 
     sim.latency = 0  # a run shorter than progress_seconds logs only its end
     logged = logged_by(progress_seconds=30)
-    assert len(logged) == 1 and " abas done: 8/0 contract tabs " in logged[0], logged
+    assert len(logged) == 1 and " abas concluídas: 8/0 abas de contratos " in logged[0], logged
     assert "; historico 2/0, empenhos 2/0, itens 2/0, arquivos 2/0; " in logged[0]  # none given
 
 

@@ -439,9 +439,9 @@ def test_a_long_listing_is_read_in_batches_and_its_progress_logged(sim, engine, 
         )
     assert (result.listados, result.inseridos, result.inalterados, len(pulled)) == (n + 1, n, 0, n)
     assert (result.duplicados, result.ids_duplicados) == (1, [900_000_000])
-    lines = [r.getMessage() for r in caplog.records if "records read" in r.getMessage()]
+    lines = [r.getMessage() for r in caplog.records if "registros lidos" in r.getMessage()]
     # batches end at 1000, 2000 and 2501 records: only the second crosses a multiple of 1500
-    assert lines == [f"uasg {UASG}: {2 * BATCH} records read"]
+    assert lines == [f"uasg {UASG}: {2 * BATCH} registros lidos"]
 
     again = sync_contratos(  # every record changed: the counts add up over the batches
         engine,

@@ -172,7 +172,7 @@ def test_on_demand_job_refuses_a_contract_outside_the_window_unless_told(sim, re
     assert age[old] > 730
     result = on_demand(resources, contrato_id=old)
     message = failure_message(result)
-    assert f"contrato {old}: vigência ended on" in message
+    assert f"contrato {old}: a vigência terminou em" in message
     assert "vigencia_janela_dias" in message
     assert step_retries(result) == 0  # refused, not retried
     assert rows(engine) == []
@@ -272,8 +272,8 @@ def test_a_single_lost_connection_is_absorbed_by_the_tab_writer(sim, resources, 
         result = materialize([contratos_abas], UASG, resources, instance=instance)
         logged = [e.user_message for e in instance.all_logs(result.run_id)]
     assert kills(engine) >= 2 and step_retries(result) == 0
-    [lost] = [m for m in logged if m.startswith("warehouse connection lost (")]
-    assert "server closed the connection" in lost and lost.endswith("); writing again"), lost
+    [lost] = [m for m in logged if m.startswith("conexão com o warehouse perdida (")]
+    assert "server closed the connection" in lost and lost.endswith("); gravando de novo"), lost
     assert tab_meta(result, "historico")["contratos_sincronizados"] == 25
     assert all(r["detalhes_atualizados_em"] is not None for r in rows(engine))
 
@@ -307,7 +307,7 @@ def test_a_warehouse_that_stays_down_while_writing_tabs_gets_step_retries(sim, r
     result = materialize([contratos_abas], UASG, resources, raise_on_error=False)
     message = failure_message(result)
     assert step_retries(result) == 1
-    assert "transient error persisted after 1 step retries" in message
+    assert "erro transitório persistiu após 1 novas tentativas do step" in message
     assert "OperationalError" in message
     assert all(r["historico_atualizado_em"] is None for r in rows(engine))
 
@@ -621,7 +621,10 @@ def test_an_interrupt_while_the_warehouse_is_down_stays_an_interrupt(
     with pytest.raises(KeyboardInterrupt):
         sync_abas(client, engine, work(), ABAS, workers=8)
     assert client.stopped
-    assert "abas: could not write the last answers: (psycopg2.OperationalError)" in caplog.text
+    assert (
+        "abas: não foi possível gravar as últimas respostas: (psycopg2.OperationalError)"
+        in caplog.text
+    )
 
 
 def test_requests_cancelled_by_someone_else_are_failures_not_a_silent_success(sim, engine):

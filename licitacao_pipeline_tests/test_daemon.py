@@ -322,7 +322,7 @@ def test_sync_cli_follows_a_uasg_sync_to_its_final_counts(deployment, synced_by_
     # the final counts, from the run's materializations, under the UASG's name
     kept, listed = len(expected["contratos"]), len(dep.sim.contrato_ids(CLI_UASG))
     nome = nome_da_unidade(dep.warehouse, CLI_UASG)
-    assert f"{CLI_UASG} ({nome}): SUCCESS in " in out
+    assert f"{CLI_UASG} ({nome}): SUCCESS em " in out
     assert f"  contratos: listados={listed} inseridos={kept} atualizados=0 " in out
     assert " contratos_alterados=0 alteracoes_registradas=0" in out  # the first sync: baseline
     for tab in ABAS:
@@ -333,7 +333,7 @@ def test_sync_cli_follows_a_uasg_sync_to_its_final_counts(deployment, synced_by_
         ) in out
     # and the progress while it ran: steps, the pipeline's own log lines
     assert "step contratos iniciado" in out and "step contratos_abas iniciado" in out
-    assert f"abas done: {4 * kept}/{4 * kept} contract tabs" in out
+    assert f"abas concluídas: {4 * kept}/{4 * kept} abas de contratos" in out
 
 
 def test_sync_cli_names_a_failed_run_and_refuses_an_unknown_uasg(deployment):
@@ -344,7 +344,7 @@ def test_sync_cli_names_a_failed_run_and_refuses_an_unknown_uasg(deployment):
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = [line for line in proc.stdout.splitlines() if line.startswith(CLI_UASG)]
     assert len(summary) == 1 and ": FAILURE" in summary[0], proc.stdout
-    assert f"error: Failure: contrato {missing} does not exist at ComprasNet" in proc.stdout
+    assert f"erro: Failure: contrato {missing} não existe no ComprasNet" in proc.stdout
 
     before = len(dep.runs_tagged({"dagster/partition": CLI_UASG}))
     unknown = dep.licitacao("sync", CLI_UASG, "999999")

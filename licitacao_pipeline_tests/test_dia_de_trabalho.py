@@ -212,7 +212,7 @@ def test_a_second_shell_syncs_with_no_environment_and_sees_what_it_waited_for(di
     (run_id,) = set(_run_ids(out, dia.url))
     run = dia.instance.get_run_by_id(run_id)
     assert run.tags["licitacao/tipo"] == "sob_demanda"  # a person asked, not the schedule
-    assert re.search(rf"{SYNCED} \(.+\): SUCCESS in [\d.]+s \[sob_demanda\]", out), out
+    assert re.search(rf"{SYNCED} \(.+\): SUCCESS em [\d.]+s \[sob_demanda\]", out), out
     # what the user waited for, part by part, measured from the submission
     waited = re.search(r"tempo: fila ([\d.]+)s, inicio ([\d.]+)s, execucao ([\d.]+)s, total "
                        r"([\d.]+)s desde o envio", out)  # fmt: skip

@@ -305,7 +305,9 @@ def test_a_hostile_file_loses_nothing_and_touches_nothing_else(contracts, db_url
 
     # nothing written anywhere but the rejects file
     assert files(dirs.outside) == outside_before
-    assert files(dirs.root) == sorted([*root_before, f"exports/{Path(meta['rejects_path']).name}"])
+    assert files(dirs.root) == sorted(
+        [*root_before, f"exports/{Path(meta['arquivo_rejeicoes']).name}"]
+    )
 
     # a later export neutralizes the formula cells it stored
     exported = exportar_contratos.execute_in_process(

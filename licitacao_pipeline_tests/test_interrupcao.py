@@ -113,7 +113,11 @@ def test_sigterm_during_a_step_retry_wait_ends_the_process_at_once(db_url, tmp_p
         reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
         reader.start()
         try:  # the client's own retries end, then the step waits 120 s before its retry
-            wait_for(lambda: any("step retry 1/3 in" in line for line in lines), 90, "the wait")
+            wait_for(
+                lambda: any("nova tentativa do step 1/3 em" in line for line in lines),
+                90,
+                "the wait",
+            )
             time.sleep(1)
             proc.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
@@ -184,7 +188,7 @@ def test_after_its_budget_a_run_waits_for_requests_in_flight_only_the_grace(
         )
     assert time.monotonic() - started < 10  # not the 60 s Retry-After
     assert (result.contratos, result.parada, result.falhas) == (1, "max_contratos", 0)
-    assert "abas: budget reached (max_contratos); finishing 4" in caplog.messages
+    assert "abas: orçamento atingido (max_contratos); terminando 4" in caplog.messages
     [row] = rows(engine, where="id = :i", i=first)
     assert row["historico_atualizado_em"] is None
     assert all(row[f"{a}_atualizado_em"] is not None for a in ABAS[1:])

@@ -67,7 +67,7 @@ def test_tabs_follow_a_listing_materialized_alone_once_and_only_when_due(sim, re
             run_config={"ops": ALL},
         )
         skip = _tabs_after(instance, again, resources)
-        assert isinstance(skip, dg.SkipReason) and "no tab is due" in skip.skip_message
+        assert isinstance(skip, dg.SkipReason) and "nenhuma aba devida" in skip.skip_message
 
 
 def test_a_uasg_sync_is_one_run_and_automation_adds_no_second_tab_run(sim, resources, engine):
@@ -84,7 +84,7 @@ def test_a_uasg_sync_is_one_run_and_automation_adds_no_second_tab_run(sim, resou
         )
         assert result.success
         skip = _tabs_after(instance, result, resources)
-        assert isinstance(skip, dg.SkipReason) and "not a listing" in skip.skip_message
+        assert isinstance(skip, dg.SkipReason) and "não é uma listagem" in skip.skip_message
     stamps = rows(engine, where="uasg = '787000'")
     assert stamps and all(r["detalhes_atualizados_em"] is not None for r in stamps)
 

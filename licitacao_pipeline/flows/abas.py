@@ -174,10 +174,12 @@ class _Writer:
             results = self._write_batch()
         except sa.exc.DBAPIError as exc:
             if _connection_lost(exc):
-                self.logger.warning(f"warehouse connection lost ({exc.orig}); writing again")
+                self.logger.warning(
+                    f"conexão com o warehouse perdida ({exc.orig}); gravando de novo"
+                )
                 results = self._write_batch()  # a second loss propagates (transient)
             else:
-                self.logger.warning(f"batch write failed ({type(exc).__name__}): one by one")
+                self.logger.warning(f"gravação em lote falhou ({type(exc).__name__}): um a um")
                 results = self._write_one_by_one()
         self.pending, self.size, self.last = {}, 0, time.monotonic()
         for aba, per_contract in results.items():
@@ -279,7 +281,7 @@ def sync_abas(
                 break
             if result.parada and stopping_since is None:
                 stopping_since = time.monotonic()
-                logger.info(f"abas: budget reached ({result.parada}); finishing {in_flight}")
+                logger.info(f"abas: orçamento atingido ({result.parada}); terminando {in_flight}")
             if stopping_since and time.monotonic() - stopping_since > BUDGET_GRACE:
                 client.stop()  # requests stuck in retries give up; they stay due
             try:
@@ -327,7 +329,7 @@ def _drain(pool: _Pool, writer: _Writer, result: AbasResult, in_flight: int) -> 
     try:
         writer.flush()
     except Exception as exc:  # what is not written stays due for the next run
-        writer.logger.warning(f"abas: could not write the last answers: {exc}")
+        writer.logger.warning(f"abas: não foi possível gravar as últimas respostas: {exc}")
 
 
 class _Progress:
@@ -345,7 +347,7 @@ class _Progress:
         done = result.tarefas
         per_aba = ", ".join(f"{a} {t.sincronizados}/{t.devidos}" for a, t in result.totals.items())
         self.logger.info(
-            f"{self.rotulo} abas{' done' if final else ''}: {done}/{self.total} contract "
-            f"tabs in {elapsed:.0f}s ({done / elapsed if elapsed else 0:.1f}/s; {per_aba}; "
-            f"{result.falhas} failed)"
+            f"{self.rotulo} abas{' concluídas' if final else ''}: {done}/{self.total} abas de "
+            f"contratos em {elapsed:.0f}s ({done / elapsed if elapsed else 0:.1f}/s; {per_aba}; "
+            f"{result.falhas} com falha)"
         )

@@ -75,7 +75,7 @@ def sincronizar_uasg(
     for aba, n in devidos.items():
         resultado.totals[aba].devidos = n
     logger.info(
-        f"{feito.rotulo}: {feito.ativos} active contracts; due per tab: "
+        f"{feito.rotulo}: {feito.ativos} contratos ativos; devidos por aba: "
         + ", ".join(f"{a}={n}" for a, n in devidos.items())
     )
     with sql.DueQueue(engine, uasg, abas, inicio=inicio, **janela.kwargs()) as fila:
@@ -120,11 +120,11 @@ def falha_da_execucao(resultado: AbasResult, uasg: str, max_taxa_falhas: float) 
     first = next(s for t in resultado.totals.values() for s in t.amostras_falhas)
     if unexpected:
         return (
-            f"uasg {uasg}: {unexpected} contract tabs failed unexpectedly (successes were "
-            f"stored); first: {first}"
+            f"uasg {uasg}: {unexpected} abas de contratos falharam de forma inesperada (os "
+            f"sucessos foram gravados); primeira: {first}"
         )
     return (
-        f"uasg {uasg}: {resultado.falhas} of {resultado.tarefas} contract tabs failed after "
-        f"retries (> {max_taxa_falhas:.0%}); successes were stored, failures will "
-        f"be fetched again next run. First: {first}"
+        f"uasg {uasg}: {resultado.falhas} de {resultado.tarefas} abas de contratos falharam "
+        f"após novas tentativas (> {max_taxa_falhas:.0%}); os sucessos foram gravados, as "
+        f"falhas serão buscadas de novo no próximo run. Primeira: {first}"
     )

@@ -57,7 +57,7 @@ def escolher_abas(pedidas: Sequence[str]) -> list[str]:
     unknown = sorted(set(pedidas) - set(ABAS))
     if unknown or not pedidas:
         raise ContratoRecusado(
-            f"unknown tab(s) {unknown or list(pedidas)}: choose from {', '.join(ABAS)}"
+            f"aba(s) desconhecida(s) {unknown or list(pedidas)}: escolha entre {', '.join(ABAS)}"
         )
     return [a for a in ABAS if a in pedidas]
 
@@ -78,29 +78,27 @@ def sync_contrato(
         record = client.contrato(contrato_id)
     except ComprasNetNotFound:
         raise ContratoRecusado(
-            f"contrato {contrato_id} does not exist at ComprasNet "
-            f"({client.base_url}/api/contrato/id/{contrato_id} answered 404)"
+            f"contrato {contrato_id} não existe no ComprasNet "
+            f"({client.base_url}/api/contrato/id/{contrato_id} respondeu 404)"
         ) from None
     if isinstance(record, Unreadable):
-        raise ContratoRecusado(
-            f"contrato {contrato_id} is malformed at the source: {record.reason}"
-        )
+        raise ContratoRecusado(f"contrato {contrato_id} está malformado na origem: {record.reason}")
     with engine.connect() as conn:
         owner = sql.contrato_uasg(conn, contrato_id) or uasg_of(record)
     if owner != uasg:
         raise ContratoRecusado(
-            f"contrato {contrato_id} belongs to UASG {owner}, but this run is for UASG {uasg}: "
-            f"launch it for partition {owner}"
+            f"contrato {contrato_id} pertence à UASG {owner}, mas este run é da UASG {uasg}: "
+            f"lance-o para a partição {owner}"
         )
     try:
         row = parse_contrato(record, uasg)
     except RecordError as exc:
-        raise ContratoRecusado(f"contrato {contrato_id} is malformed at the source: {exc}") from exc
+        raise ContratoRecusado(f"contrato {contrato_id} está malformado na origem: {exc}") from exc
     if not janela.keeps(row["vigencia_fim"]):
         raise ContratoRecusado(
-            f"contrato {contrato_id}: vigência ended on {row['vigencia_fim']}, more than "
-            f"{janela.dias} days ago, so the warehouse does not track it; set "
-            "vigencia_janela_dias (null keeps all) to fetch it anyway"
+            f"contrato {contrato_id}: a vigência terminou em {row['vigencia_fim']}, há mais de "
+            f"{janela.dias} dias, então o warehouse não o acompanha; ajuste "
+            "vigencia_janela_dias (null mantém todos) para buscá-lo mesmo assim"
         )
     with engine.begin() as conn:
         sql.lock_uasg(conn, uasg)

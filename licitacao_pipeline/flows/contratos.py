@@ -136,7 +136,7 @@ def sync_contratos(
                 if result.listados // progress_every != (result.listados - len(batch)) // (
                     progress_every
                 ):
-                    log.info("uasg %s: %d records read", uasg, result.listados)
+                    log.info("uasg %s: %d registros lidos", uasg, result.listados)
             rejects.flush()
             result.rejeitados = rejects.count
             result.amostras_rejeitados = rejects.samples

@@ -43,9 +43,9 @@ def sincronizar_listagem(
     """Download and store ``uasg``'s listings; ``ao_gravar`` is called once they committed."""
     with contextlib.ExitStack() as stack:
         listings = client.listagens(uasg)
-        for listing, kind in zip(listings, ("active", "inactive"), strict=True):
+        for listing, kind in zip(listings, ("ativos", "inativos"), strict=True):
             stack.callback(listing.close)
-            logger.info(f"uasg {uasg}: {kind} listing has {listing.count} records")
+            logger.info(f"uasg {uasg}: a listagem de {kind} tem {listing.count} registros")
         resultado = sync_contratos(
             engine,
             uasg,
