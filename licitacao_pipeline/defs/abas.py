@@ -11,7 +11,7 @@ import time
 
 import dagster as dg
 
-from licitacao_pipeline import names
+from licitacao_pipeline import names, settings
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.contratos import contratos, tag_unidade, textos_metadata
 from licitacao_pipeline.defs.parada import parada_com_resumo
@@ -34,8 +34,10 @@ CONTRATOS_KEY = dg.AssetKey(names.CONTRATOS)
 class AbasConfig(dg.Config):
     completa: bool = False
     """Fetch every tab of every contract, due or not (the nightly full sync)."""
-    validade_horas: float = 24.0
-    """A tab synced longer ago than this is fetched again even if the contract did not change."""
+    validade_horas: float | None = None
+    """Hours after which a synced tab is fetched again even if the contract did not change,
+    for every tab; unset: each tab's cadence (LICITACAO_CADENCIA_ABAS, default 24 h for
+    historico, empenhos and faturas, 168 h for the others)."""
     max_taxa_falhas: float = 0.5
     """Fail the run (after storing the successes) when more contract tabs than this share fail."""
     max_contratos: int | None = None
@@ -91,9 +93,17 @@ def contratos_abas(
     warehouse: WarehouseResource,
 ):
     uasg, started, engine = context.partition_key, time.monotonic(), warehouse.get_engine()
-    abas = [aba for aba, key in ABA_KEYS.items() if key in context.selected_asset_keys]
+    conf = settings.load()
+    selected = [aba for aba, key in ABA_KEYS.items() if key in context.selected_asset_keys]
+    abas = [aba for aba in selected if aba in conf.abas()]
+    if fora := [aba for aba in selected if aba not in abas]:
+        context.log.info(
+            f"abas fora desta implantação (LICITACAO_ABAS), não sincronizadas: {', '.join(fora)}"
+        )
     completa = config.completa or context.job_name == names.JOB_COMPLETA
-    janela = Janela(config.validade_horas, completa)
+    janela = Janela(config.validade_horas, completa, conf.cadencia())
+    if not abas:
+        return
     resultado = AbasResult.para(abas)
     resumo = lambda: resumo_da_parada(engine, uasg, resultado, janela)  # noqa: E731
     with parada_com_resumo(context, resumo), transient_only(context):
@@ -160,4 +170,7 @@ def metadata_da_aba(feito: AbasDaUasg, aba: str) -> dict:
         "amostras_falhas": t.amostras_falhas,
         "amostras_rejeitadas": t.amostras_rejeitadas,
         "parada": feito.resultado.parada or "fila esgotada",
+        "cadencia_horas": feito.cadencia.get(aba),
+        "contratos_com_falha_persistente": feito.falhando.get(aba, {}).get("total", 0),
+        "falhas_persistentes": feito.falhando.get(aba, {}).get("amostras", []),
     }

@@ -67,8 +67,12 @@ def abas_seguem_contratos(context: dg.RunStatusSensorContext, warehouse: Warehou
     if busy := _tabs_queued(context.instance, uasg):
         return dg.SkipReason(f"uasg {uasg}: run {busy.run_id} already does its tabs")
     engine = warehouse.get_engine()
+    conf = settings.load()
+    abas = [a for a in ABAS if a in conf.abas()]
+    if not abas:
+        return dg.SkipReason(f"uasg {uasg}: this deployment syncs no tab (LICITACAO_ABAS)")
     devidos = due_counts(
-        engine, uasg, ABAS, inicio=now(engine), validade_horas=24.0, completa=False
+        engine, uasg, abas, inicio=now(engine), cadencia=conf.cadencia(), completa=False
     )
     if not any(devidos.values()):
         return dg.SkipReason(f"uasg {uasg}: no tab is due after run {run.run_id}")
@@ -76,7 +80,7 @@ def abas_seguem_contratos(context: dg.RunStatusSensorContext, warehouse: Warehou
     return dg.RunRequest(
         run_key=f"abas-{run.run_id}",
         partition_key=uasg,
-        asset_selection=list(ABA_KEYS.values()),
+        asset_selection=[ABA_KEYS[a] for a in abas],
         tags={**names.run_tags("automatica"), names.APOS_TAG: run.run_id},
     )
 
