@@ -40,6 +40,10 @@ class SimulatorControl:
     def max_in_flight(self) -> int:
         return int(self.counts()["max_in_flight"])
 
+    def request_times(self) -> list[tuple[float, str]]:
+        """``(unix time, path)`` of each API request since the last reset, in arrival order."""
+        return [(float(t), str(p)) for t, p in self._call("request_times")]
+
     def reset_counts(self) -> None:
         self._call("reset_counts", {})
 

@@ -17,6 +17,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -164,6 +165,7 @@ class ComprasNetSimulator:
         self._in_flight = 0
         self._max_in_flight = 0
         self._connections_opened = 0
+        self._stamps: collections.deque[tuple[float, str]] = collections.deque(maxlen=200_000)
 
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -399,6 +401,7 @@ class ComprasNetSimulator:
             self._by_kind.clear()
             self._max_in_flight = self._in_flight
             self._connections_opened = 0
+            self._stamps.clear()
 
     @property
     def max_in_flight(self) -> int:
@@ -422,8 +425,15 @@ class ComprasNetSimulator:
                 "connections_opened": self._connections_opened,
             }
 
+    def request_times(self) -> list[tuple[float, str]]:
+        """``(time.time(), path)`` of each API request since :meth:`reset_counts`, in arrival
+        order (the last 200,000): the rate the server saw."""
+        with self._count_lock:
+            return list(self._stamps)
+
     def _begin(self, path: str) -> None:
         with self._count_lock:
+            self._stamps.append((time.time(), path))
             self._requests[path] += 1
             self._by_kind[classify(path)] += 1
             self._in_flight += 1
@@ -736,6 +746,8 @@ class _Handler(BaseHTTPRequestHandler):
             result: Any = {"ok": True}
             if verb == "GET" and name == "counts":
                 result = sim.counts()
+            elif verb == "GET" and name == "request_times":
+                result = sim.request_times()
             elif verb == "GET" and name == "health":
                 result = {"ok": True, "base_url": sim.base_url}
             elif verb == "GET" and name == "contrato_ids":

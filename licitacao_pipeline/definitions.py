@@ -22,13 +22,23 @@ SETTINGS = settings.load()
 
 
 def _comprasnet() -> ComprasNetResource:
-    """The API resource: base URL and rate cap from the settings; the rest its defaults."""
-    fields = {}
+    """The API resource: base URL and the request budget shared by every run (in the
+    warehouse) from the settings; the rest its defaults."""
+    fields: dict = {
+        "max_rps": SETTINGS.comprasnet_max_rps,
+        "rajada": SETTINGS.comprasnet_rajada,
+        "orcamento_compartilhado": True,
+    }
     if SETTINGS.comprasnet_base_url:
         fields["base_url"] = SETTINGS.comprasnet_base_url
-    if SETTINGS.comprasnet_max_rps:
-        fields["max_rps"] = SETTINGS.comprasnet_max_rps
+    if SETTINGS.database_url:  # an EnvVar: the URL holds a password
+        fields["orcamento_database_url"] = dg.EnvVar("DATABASE_URL")
     return ComprasNetResource(**fields)
+
+
+# A bad tab cadence or tab list fails the load, naming its variable.
+SETTINGS.cadencia()
+SETTINGS.abas()
 
 
 defs = dg.Definitions(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from datetime import time
 from pathlib import Path
 
+from licitacao_pipeline import cadencia as cad
 from licitacao_pipeline import uasgs as lista
 from licitacao_pipeline.uasgs import (
     DEFAULT_FULL_SYNC_AT,
@@ -63,6 +64,25 @@ def _positive_float(raw: str | None, var: str) -> float | None:
     return value
 
 
+def _max_rps(raw: str | None) -> float | None:
+    """Unset: the safe default; ``0``: no cap; else a positive number."""
+    text = (raw or "").strip()
+    if not text:
+        return cad.MAX_RPS_PADRAO
+    if text == "0":
+        return None
+    return _positive_float(text, cad.MAX_RPS_VAR)
+
+
+def _rajada(raw: str | None) -> int:
+    text = (raw or "").strip()
+    if not text:
+        return cad.RAJADA_PADRAO
+    if not text.isdigit() or int(text) < 1:
+        raise SettingError(f"{cad.RAJADA_VAR}={text!r}: expected a whole number of requests >= 1")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class Settings:
     ambiente: str  # desenvolvimento | producao
@@ -72,7 +92,8 @@ class Settings:
     import_dir: Path
     dagster_home: str | None
     comprasnet_base_url: str | None
-    comprasnet_max_rps: float | None
+    comprasnet_max_rps: float | None  # the shared request budget; None: no cap
+    comprasnet_rajada: int
     alert_webhook_url: str | None
     step_retries: int
     step_retry_delay_s: float
@@ -85,6 +106,8 @@ class Settings:
     slot_spec: str | None
     per_night_spec: str | None
     full_sync_at_spec: str | None
+    cadencia_spec: str | None
+    abas_spec: str | None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -121,6 +144,20 @@ class Settings:
         """Local hour of the nightly full sync (HH:MM, default 03:00)."""
         return lista.parse_hour(self.full_sync_at_spec or DEFAULT_FULL_SYNC_AT, FULL_SYNC_AT_VAR)
 
+    def cadencia(self) -> dict[str, float]:
+        """Hours after which each tab is due again (``LICITACAO_CADENCIA_ABAS`` overrides)."""
+        try:
+            return cad.parse_cadencia(self.cadencia_spec)
+        except ValueError as exc:
+            raise SettingError(str(exc)) from None
+
+    def abas(self) -> tuple[str, ...]:
+        """The tabs this deployment syncs (``LICITACAO_ABAS``; default every tab)."""
+        try:
+            return cad.parse_abas(self.abas_spec)
+        except ValueError as exc:
+            raise SettingError(str(exc)) from None
+
 
 VARIABLES = (
     AMBIENTE_VAR,
@@ -130,7 +167,8 @@ VARIABLES = (
     "LICITACAO_IMPORT_DIR",
     "DAGSTER_HOME",
     "COMPRASNET_BASE_URL",
-    "COMPRASNET_MAX_RPS",
+    cad.MAX_RPS_VAR,
+    cad.RAJADA_VAR,
     "ALERT_WEBHOOK_URL",
     "LICITACAO_STEP_RETRIES",
     "LICITACAO_STEP_RETRY_DELAY_SECONDS",
@@ -143,6 +181,8 @@ VARIABLES = (
     SLOT_VAR,
     PER_NIGHT_VAR,
     FULL_SYNC_AT_VAR,
+    cad.CADENCIA_VAR,
+    cad.ABAS_VAR,
 )
 
 
@@ -170,7 +210,8 @@ def _parse(values: tuple[str | None, ...], cwd: str) -> Settings:
         "import_dir": _path(raw["LICITACAO_IMPORT_DIR"], data / "imports"),
         "dagster_home": raw["DAGSTER_HOME"] or None,
         "comprasnet_base_url": raw["COMPRASNET_BASE_URL"] or None,
-        "comprasnet_max_rps": _positive_float(raw["COMPRASNET_MAX_RPS"], "COMPRASNET_MAX_RPS"),
+        "comprasnet_max_rps": _max_rps(raw[cad.MAX_RPS_VAR]),
+        "comprasnet_rajada": _rajada(raw[cad.RAJADA_VAR]),
         "alert_webhook_url": raw["ALERT_WEBHOOK_URL"] or None,
         "step_retries": step_retries,
         "step_retry_delay_s": step_delay,
@@ -183,6 +224,8 @@ def _parse(values: tuple[str | None, ...], cwd: str) -> Settings:
         "slot_spec": raw[SLOT_VAR] or None,
         "per_night_spec": raw[PER_NIGHT_VAR] or None,
         "full_sync_at_spec": raw[FULL_SYNC_AT_VAR] or None,
+        "cadencia_spec": raw[cad.CADENCIA_VAR] or None,
+        "abas_spec": raw[cad.ABAS_VAR] or None,
     }
     assert {f.name for f in fields(Settings)} == set(values_)
     return Settings(**values_)

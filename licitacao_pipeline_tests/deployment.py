@@ -91,6 +91,7 @@ class Deployment:
             "LICITACAO_AMBIENTE": "producao",
             "DATABASE_URL": warehouse_url.render_as_string(hide_password=False),
             "COMPRASNET_BASE_URL": sim.base_url,
+            "COMPRASNET_MAX_RPS": "0",  # the request budget has its own tests (test_orcamento)
             "LICITACAO_STEP_RETRIES": "1",
             "LICITACAO_STEP_RETRY_DELAY_SECONDS": "0.1",
             "DAGSTER_WEBSERVER_URL": self.url,  # for `licitacao sync`

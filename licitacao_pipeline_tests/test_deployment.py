@@ -116,22 +116,25 @@ def test_production_wheel_ships_the_migrations_but_not_the_simulator(repo_root, 
     assert len(requires) == 1 and "extra == 'dev'" in requires[0]  # development only
 
 
-def _load_definitions(max_rps: str):
+def _load_definitions(max_rps: str, **extra: str):
     code = (
-        "from licitacao_pipeline.definitions import defs; "
-        "print(defs.resources['comprasnet'].max_rps)"
+        "from licitacao_pipeline.definitions import defs; r = defs.resources['comprasnet']; "
+        "print(r.max_rps, r.rajada, r.orcamento_compartilhado)"
     )
-    env = {**os.environ, "COMPRASNET_MAX_RPS": max_rps}
+    env = {**os.environ, "COMPRASNET_MAX_RPS": max_rps, **extra}
     return subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
 
 
-def test_the_request_rate_cap_comes_from_the_environment_and_bad_values_fail_the_load():
-    loaded = _load_definitions(" 2.5 ")
-    assert loaded.returncode == 0 and loaded.stdout.strip() == "2.5", loaded.stderr
-    assert _load_definitions("").stdout.strip() == "None"
-    for bad in ("abc", "0", "-3", "inf", "nan"):
+def test_the_request_budget_comes_from_the_environment_and_bad_values_fail_the_load():
+    loaded = _load_definitions(" 2.5 ", COMPRASNET_RAJADA="4")
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "2.5 4 True", loaded.stderr
+    assert _load_definitions("").stdout.strip() == "6.0 6 True"  # the safe default, shared
+    assert _load_definitions("0").stdout.strip() == "None 6 True"  # no cap
+    for bad in ("abc", "-3", "inf", "nan"):
         refused = _load_definitions(bad)
         assert refused.returncode != 0, bad
         assert f"COMPRASNET_MAX_RPS={bad!r}" in refused.stderr, refused.stderr
+    refused = _load_definitions("", COMPRASNET_RAJADA="0")
+    assert refused.returncode != 0 and "COMPRASNET_RAJADA='0'" in refused.stderr

@@ -34,6 +34,7 @@ def start_materialize(sim, db_url, cwd, **env):
     environ.update(
         DATABASE_URL=db_url,
         COMPRASNET_BASE_URL=sim.base_url,
+        COMPRASNET_MAX_RPS="0",  # the request budget has its own tests (test_orcamento)
         LICITACAO_UASGS=UASG,
         **env,
     )

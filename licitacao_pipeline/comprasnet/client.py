@@ -1,5 +1,6 @@
-"""ComprasNet Contratos API client: pooled, gzip, retried, counted, optionally throttled, and
-bounded whatever the server sends.
+"""ComprasNet Contratos API client: pooled, gzip, retried, counted, within a request budget
+(``orcamento``: this process's, or one shared by every process), and bounded whatever the
+server sends.
 
 Every wait (urllib3 retry backoff, ``Retry-After``, bad-body retries, the rate limiter) is
 interruptible: after :meth:`ComprasNetClient.stop` no new request is sent and waiting threads
@@ -34,7 +35,15 @@ from licitacao_pipeline.comprasnet.errors import (
     ComprasNetRedirectRefused,
     ComprasNetUnavailable,
 )
-from licitacao_pipeline.comprasnet.sessao import CountingRetry, RateLimiter, RequestStats, wait
+from licitacao_pipeline.comprasnet.sessao import (
+    CountingRetry,
+    Orcamento,
+    OrcamentoLocal,
+    RateLimiter,
+    RequestStats,
+    retry_after,
+    wait,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +69,8 @@ class ComprasNetClient:
         body_retries: int = 3,
         pool_size: int = 16,
         max_rps: float | None = None,
+        rajada: int = 1,
+        orcamento: Orcamento | None = None,
         listing_max_bytes: int = 512 * MiB,
         tab_max_bytes: int = 8 * MiB,
         contrato_max_bytes: int = 1 * MiB,
@@ -87,7 +98,9 @@ class ComprasNetClient:
         self.backoff_factor, self.backoff_max = backoff_factor, backoff_max
         self.stats = RequestStats()
         self.stop_event = threading.Event()
-        self._limiter = RateLimiter(max_rps, self.stop_event)
+        if orcamento is None and max_rps:
+            orcamento = OrcamentoLocal(max_rps, rajada)
+        self._limiter = RateLimiter(orcamento, self.stop_event)
         retry = CountingRetry(
             total=max_retries,
             connect=max_retries,
@@ -102,7 +115,7 @@ class ComprasNetClient:
             respect_retry_after_header=True,
             raise_on_status=False,
         )
-        retry.stats, retry.stop_event = self.stats, self.stop_event
+        retry.stats, retry.stop_event, retry.limiter = self.stats, self.stop_event, self._limiter
         adapter = BoundedAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=retry)
         self.session = requests.Session()
         self.session.mount("http://", adapter)
@@ -229,6 +242,8 @@ class ComprasNetClient:
                 resp.close()
                 url = self._redirect(url, urljoin(url, location), resp.status_code)
                 continue
+            if resp.status_code == 429:  # after the retries: the others still hold back
+                self._limiter.pause(retry_after(resp.headers))
             if resp.status_code >= 400:
                 body, more = bounded_http.read_error_body(resp)
                 self.stats.add(bytes=len(body))

@@ -11,7 +11,7 @@ import time
 
 import dagster as dg
 
-from licitacao_pipeline import names
+from licitacao_pipeline import names, settings
 from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.contratos import contratos, tag_unidade, textos_metadata
 from licitacao_pipeline.defs.parada import parada_com_resumo
@@ -35,9 +35,10 @@ class AbasConfig(dg.Config):
     completa: bool = False
     """Buscar todas as abas de todos os contratos, devidas ou não (a sincronização completa
     noturna)."""
-    validade_horas: float = 24.0
-    """Uma aba sincronizada há mais horas que isto é buscada de novo, mesmo sem mudança no
-    contrato."""
+    validade_horas: float | None = None
+    """Horas depois das quais uma aba sincronizada é buscada de novo, mesmo sem mudança no
+    contrato, para todas as abas; sem valor: a cadência de cada aba (LICITACAO_CADENCIA_ABAS,
+    padrão 24 h para historico, empenhos e faturas, 168 h para as outras)."""
     max_taxa_falhas: float = 0.5
     """Falhar o run (depois de gravar os sucessos) quando falhar uma fração de abas maior que
     esta."""
@@ -95,9 +96,17 @@ def contratos_abas(
     warehouse: WarehouseResource,
 ):
     uasg, started, engine = context.partition_key, time.monotonic(), warehouse.get_engine()
-    abas = [aba for aba, key in ABA_KEYS.items() if key in context.selected_asset_keys]
+    conf = settings.load()
+    selected = [aba for aba, key in ABA_KEYS.items() if key in context.selected_asset_keys]
+    abas = [aba for aba in selected if aba in conf.abas()]
+    if fora := [aba for aba in selected if aba not in abas]:
+        context.log.info(
+            f"abas fora desta implantação (LICITACAO_ABAS), não sincronizadas: {', '.join(fora)}"
+        )
     completa = config.completa or context.job_name == names.JOB_COMPLETA
-    janela = Janela(config.validade_horas, completa)
+    janela = Janela(config.validade_horas, completa, conf.cadencia())
+    if not abas:
+        return
     resultado = AbasResult.para(abas)
     resumo = lambda: resumo_da_parada(engine, uasg, resultado, janela)  # noqa: E731
     with parada_com_resumo(context, resumo), transient_only(context):
@@ -164,4 +173,7 @@ def metadata_da_aba(feito: AbasDaUasg, aba: str) -> dict:
         "amostras_falhas": t.amostras_falhas,
         "amostras_rejeitadas": t.amostras_rejeitadas,
         "parada": feito.resultado.parada or "fila esgotada",
+        "cadencia_horas": feito.cadencia.get(aba),
+        "contratos_com_falha_persistente": feito.falhando.get(aba, {}).get("total", 0),
+        "falhas_persistentes": feito.falhando.get(aba, {}).get("amostras", []),
     }

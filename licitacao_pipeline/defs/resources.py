@@ -4,8 +4,10 @@ import dagster as dg
 from pydantic import PrivateAttr
 from sqlalchemy.engine import Engine
 
+from licitacao_pipeline.bounded_http import origin
 from licitacao_pipeline.comprasnet.client import REAL_BASE_URL, ComprasNetClient
 from licitacao_pipeline.warehouse.engine import get_engine
+from licitacao_pipeline.warehouse.orcamento import OrcamentoCompartilhado
 
 
 class ComprasNetResource(dg.ConfigurableResource):
@@ -21,6 +23,14 @@ class ComprasNetResource(dg.ConfigurableResource):
     body_retries: int = 3
     max_concurrency: int = 8
     max_rps: float | None = None
+    """Request budget toward ComprasNet, requests per second (None: no cap)."""
+    rajada: int = 1
+    """Requests the budget lets go at once after a quiet moment."""
+    orcamento_compartilhado: bool = False
+    """Share the budget with every run and process through the warehouse (the deployment
+    does: COMPRASNET_MAX_RPS); otherwise it is this step's alone."""
+    orcamento_database_url: str | None = None
+    """The warehouse holding the shared budget (None: DATABASE_URL, or the embedded one)."""
     listing_max_bytes: int = 512 * 1024 * 1024
     """Largest listing body (decompressed, counted while reading; it is spooled to disk)."""
     tab_max_bytes: int = 8 * 1024 * 1024
@@ -39,6 +49,12 @@ class ComprasNetResource(dg.ConfigurableResource):
     _client: ComprasNetClient | None = PrivateAttr(default=None)
 
     def make_client(self) -> ComprasNetClient:
+        orcamento = None
+        if self.orcamento_compartilhado and self.max_rps:
+            engine = get_engine(self.orcamento_database_url)
+            orcamento = OrcamentoCompartilhado(
+                engine, origin(self.base_url), self.max_rps, self.rajada
+            )
         return ComprasNetClient(
             self.base_url,
             connect_timeout=self.connect_timeout,
@@ -50,6 +66,8 @@ class ComprasNetResource(dg.ConfigurableResource):
             body_retries=self.body_retries,
             pool_size=max(self.max_concurrency, 4),
             max_rps=self.max_rps,
+            rajada=self.rajada,
+            orcamento=orcamento,
             listing_max_bytes=self.listing_max_bytes,
             tab_max_bytes=self.tab_max_bytes,
             contrato_max_bytes=self.contrato_max_bytes,

@@ -68,8 +68,12 @@ def abas_seguem_contratos(context: dg.RunStatusSensorContext, warehouse: Warehou
     if busy := _tabs_queued(context.instance, uasg):
         return dg.SkipReason(f"uasg {uasg}: o run {busy.run_id} já faz as suas abas")
     engine = warehouse.get_engine()
+    conf = settings.load()
+    abas = [a for a in ABAS if a in conf.abas()]
+    if not abas:
+        return dg.SkipReason(f"uasg {uasg}: this deployment syncs no tab (LICITACAO_ABAS)")
     devidos = due_counts(
-        engine, uasg, ABAS, inicio=now(engine), validade_horas=24.0, completa=False
+        engine, uasg, abas, inicio=now(engine), cadencia=conf.cadencia(), completa=False
     )
     if not any(devidos.values()):
         return dg.SkipReason(f"uasg {uasg}: nenhuma aba devida após o run {run.run_id}")
@@ -77,7 +81,7 @@ def abas_seguem_contratos(context: dg.RunStatusSensorContext, warehouse: Warehou
     return dg.RunRequest(
         run_key=f"abas-{run.run_id}",
         partition_key=uasg,
-        asset_selection=list(ABA_KEYS.values()),
+        asset_selection=[ABA_KEYS[a] for a in abas],
         tags={**names.run_tags("automatica"), names.APOS_TAG: run.run_id},
     )
 

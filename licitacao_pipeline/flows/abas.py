@@ -11,8 +11,11 @@
   at once (no new request, retry waits abort), what already arrived is written, and the
   interrupt goes on. Tab timestamps advance only for what was written, so the next run resumes.
 - **Failures** of one contract's tab (after the client's retries) are collected, never raised:
-  its timestamp is not advanced, so the next run fetches it again. A lost warehouse connection
-  is retried once and then raised (transient: the step is retried and resumes).
+  its timestamp is not advanced. One the server answered for that contract (an HTTP error,
+  a bad body) is recorded in ``abas_falhas`` with the batch, so the tab backs off (1 h, 2 h,
+  4 h ...) instead of being fetched in every run; a network failure or a 429 stays due for the
+  next run. A lost warehouse connection is retried once and then raised (transient: the step
+  is retried and resumes).
 """
 
 from __future__ import annotations
@@ -22,17 +25,24 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from licitacao_pipeline.cadencia import CADENCIA_PADRAO
 from licitacao_pipeline.comprasnet.abas import Snapshot, parse_snapshot
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
-from licitacao_pipeline.comprasnet.errors import ComprasNetCancelled, ComprasNetError
+from licitacao_pipeline.comprasnet.errors import (
+    ComprasNetBadResponse,
+    ComprasNetCancelled,
+    ComprasNetError,
+    ComprasNetHTTPError,
+)
 from licitacao_pipeline.textos import curto
+from licitacao_pipeline.warehouse import abas_falhas
 from licitacao_pipeline.warehouse.abas import write_snapshots
 from licitacao_pipeline.warehouse.rejects import SAMPLE_SIZE
 
@@ -115,6 +125,14 @@ class AbasResult:
 
 
 _OK, _FAILED, _CANCELLED = "ok", "failed", "cancelled"
+_FAILED_HERE = "failed_contract"  # the server's answer for this contract: backs off
+
+
+def _this_contract(exc: ComprasNetError) -> bool:
+    """An error the server gave for this contract's tab, not one of the network or the rate."""
+    if isinstance(exc, ComprasNetHTTPError):
+        return exc.status is not None and exc.status != 429
+    return isinstance(exc, ComprasNetBadResponse)
 
 
 class _Pool:
@@ -142,7 +160,10 @@ class _Pool:
             except ComprasNetCancelled:
                 self.results.put((cid, aba, _CANCELLED, None))
             except ComprasNetError as exc:
-                self.results.put((cid, aba, _FAILED, str(exc)))
+                if _this_contract(exc):
+                    self.results.put((cid, aba, _FAILED_HERE, (str(exc), exc.status)))
+                else:
+                    self.results.put((cid, aba, _FAILED, str(exc)))
             except Exception as exc:  # a bug, not the API: reported as unexpected
                 self.results.put((cid, aba, "unexpected", f"{type(exc).__name__}: {exc}"))
 
@@ -155,11 +176,23 @@ class _Writer:
     """Writes fetched snapshots in small multi-contract batches; each batch is one transaction
     and the batch is kept until it is committed (an interrupted flush can be flushed again)."""
 
-    def __init__(self, engine: Engine, uasg: str | None, run_id: str | None, totals, logger):
+    def __init__(
+        self,
+        engine: Engine,
+        uasg: str | None,
+        run_id: str | None,
+        totals,
+        logger,
+        cadencia: Mapping[str, float] = CADENCIA_PADRAO,
+    ):
         self.engine, self.uasg, self.run_id = engine, uasg, run_id
-        self.totals, self.logger = totals, logger
+        self.totals, self.logger, self.cadencia = totals, logger, cadencia
         self.pending: dict[str, dict[int, Snapshot]] = {}
+        self.failed: list[dict[str, Any]] = []  # failures to record (back-off)
         self.size, self.last = 0, time.monotonic()
+
+    def fail(self, aba: str, cid: int, erro: str, status: int | None) -> None:
+        self.failed.append({"contrato_id": cid, "aba": aba, "erro": erro, "status": status})
 
     def add(self, aba: str, cid: int, records: list[Any], *, flush: bool) -> None:
         self.pending.setdefault(aba, {})[cid] = parse_snapshot(aba, cid, records)
@@ -168,7 +201,7 @@ class _Writer:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pending:
+        if not self.pending and not self.failed:
             return
         try:
             results = self._write_batch()
@@ -181,7 +214,7 @@ class _Writer:
             else:
                 self.logger.warning(f"gravação em lote falhou ({type(exc).__name__}): um a um")
                 results = self._write_one_by_one()
-        self.pending, self.size, self.last = {}, 0, time.monotonic()
+        self.pending, self.failed, self.size, self.last = {}, [], 0, time.monotonic()
         for aba, per_contract in results.items():
             self._count(self.totals[aba], per_contract)
 
@@ -189,10 +222,12 @@ class _Writer:
         with self.engine.begin() as conn:
             # A commit lost in a server crash only means the tab is fetched again next run.
             conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            return {
-                aba: write_snapshots(conn, aba, snaps, uasg=self.uasg, run_id=self.run_id)
-                for aba, snaps in self.pending.items()
-            }
+            results = {}
+            for aba, snaps in self.pending.items():
+                results[aba] = write_snapshots(conn, aba, snaps, uasg=self.uasg, run_id=self.run_id)
+                abas_falhas.limpar(conn, aba, list(snaps))
+            abas_falhas.registrar(conn, self.failed, self.cadencia)
+            return results
 
     def _write_one_by_one(self):
         results: dict[str, dict] = {aba: {} for aba in self.pending}
@@ -205,11 +240,14 @@ class _Writer:
                                 conn, aba, {cid: snapshot}, uasg=self.uasg, run_id=self.run_id
                             )
                         )
+                        abas_falhas.limpar(conn, aba, [cid])
                 except sa.exc.DBAPIError as exc:
                     if _connection_lost(exc):
                         raise
                     self.logger.error(f"contrato {cid} {aba}: {type(exc).__name__}: {exc}")
                     self.totals[aba].fail(cid, f"{type(exc).__name__}: {exc}", unexpected=True)
+        with self.engine.begin() as conn:
+            abas_falhas.registrar(conn, self.failed, self.cadencia)
         return results
 
     @staticmethod
@@ -248,17 +286,19 @@ def sync_abas(
     logger: logging.Logger | Any = log,
     progress_seconds: float = 10.0,
     result: AbasResult | None = None,
+    cadencia: Mapping[str, float] = CADENCIA_PADRAO,
 ) -> AbasResult:
     """Fetch and store ``abas`` of each ``(contrato_id, due abas)`` from ``work``, in order.
     ``rotulo`` names the UASG in progress logs; ``result``, when given, is filled as the run
-    goes (the caller still has it after an interrupt).
+    goes (the caller still has it after an interrupt); ``cadencia`` (hours per tab) caps the
+    back-off of a tab that keeps failing.
 
     Returns the totals per tab; raises only on an interrupt (after writing what arrived) or a
     warehouse that stays unreachable.
     """
     limites = limites or Limites()
     result = result or AbasResult.para(abas, devidos)
-    writer = _Writer(engine, uasg, run_id, result.totals, logger)
+    writer = _Writer(engine, uasg, run_id, result.totals, logger, cadencia)
     progress = _Progress(logger, rotulo or uasg, sum((devidos or {}).values()), progress_seconds)
     pool = _Pool(client, workers)
     contracts: Iterator = iter(work)
@@ -311,6 +351,10 @@ def _handle(answer, writer: _Writer, result: AbasResult, flush: bool = True) -> 
         pass  # we stopped the client (budget): the tab stays due for the next run
     elif status == _CANCELLED:  # stopped by someone else: never a silent success
         result.totals[aba].fail(cid, "request cancelled: the client was stopped", unexpected=True)
+    elif status == _FAILED_HERE:
+        erro, http_status = payload
+        result.totals[aba].fail(cid, erro, unexpected=False)
+        writer.fail(aba, cid, erro, http_status)
     else:
         result.totals[aba].fail(cid, payload, unexpected=status != _FAILED)
 

@@ -8,17 +8,19 @@ interrupt it still knows what was stored (``resumo_da_parada``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from licitacao_pipeline.cadencia import CADENCIA_PADRAO, cadencia_padrao
 from licitacao_pipeline.comprasnet.client import ComprasNetClient
 from licitacao_pipeline.flows.abas import AbasResult, Limites, sync_abas
 from licitacao_pipeline.textos import curto
 from licitacao_pipeline.uasgs import uasg_label
 from licitacao_pipeline.warehouse import abas as sql
+from licitacao_pipeline.warehouse import abas_falhas
 from licitacao_pipeline.warehouse.contratos import count_active
 from licitacao_pipeline.warehouse.unidades import nome as nome_da_unidade
 
@@ -27,14 +29,24 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Janela:
-    """Which tabs are due: older than ``validade_horas``, changed, never synced — or, with
-    ``completa``, every tab synced before the run started."""
+    """Which tabs are due: older than their cadence (hours per tab; ``validade_horas``, when
+    given, for every tab), changed, never synced — or, with ``completa``, every tab synced
+    before the run started. A tab backing off after failures waits in both."""
 
-    validade_horas: float = 24.0
+    validade_horas: float | None = None
     completa: bool = False
+    cadencia: Mapping[str, float] = field(default_factory=lambda: dict(CADENCIA_PADRAO))
+
+    def horas(self, aba: str) -> float:
+        if self.validade_horas is not None:
+            return self.validade_horas
+        return self.cadencia.get(aba, cadencia_padrao(aba))
+
+    def por_aba(self) -> dict[str, float]:
+        return {a: self.horas(a) for a in {*CADENCIA_PADRAO, *self.cadencia}}
 
     def kwargs(self) -> dict[str, Any]:
-        return {"validade_horas": self.validade_horas, "completa": self.completa}
+        return {"cadencia": self.por_aba(), "completa": self.completa}
 
 
 @dataclass
@@ -47,6 +59,8 @@ class AbasDaUasg:
     rotulo: str = ""
     ativos: int = 0
     pendentes: dict[str, int] = field(default_factory=dict)
+    falhando: dict[str, Any] = field(default_factory=dict)  # per tab: total and samples
+    cadencia: dict[str, float] = field(default_factory=dict)  # hours per tab, as this run used
 
 
 def sincronizar_uasg(
@@ -68,6 +82,7 @@ def sincronizar_uasg(
     if ao_saber_o_nome is not None:
         ao_saber_o_nome(nome)
     feito = AbasDaUasg(uasg, resultado, curto(nome) if nome else None, uasg_label(uasg, nome))
+    feito.cadencia = janela.por_aba()
     inicio = sql.now(engine)
     with engine.connect() as conn:
         feito.ativos = count_active(conn, uasg)
@@ -92,8 +107,10 @@ def sincronizar_uasg(
             run_id=run_id,
             logger=logger,
             result=resultado,
+            cadencia=janela.por_aba(),
         )
     feito.pendentes = sql.due_counts(engine, uasg, abas, inicio=inicio, **janela.kwargs())
+    feito.falhando = abas_falhas.da_uasg(engine, uasg, abas)
     return feito
 
 

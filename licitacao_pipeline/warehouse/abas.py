@@ -8,13 +8,15 @@ tab timestamps: the moment since which every tab of the contract is at least tha
 in the same transaction.
 
 A tab is *due* when it was never synced, is older than the contract's listing record, or is
-older than the staleness limit (``completa``: every tab synced before the run started).
+older than its cadence (hours per tab, ``licitacao_pipeline.cadencia``; ``completa``: every tab
+synced before the run started) — unless it is backing off: it kept failing for that contract
+(``abas_falhas``) and neither its next try nor a change of the contract's record came yet.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 
+from licitacao_pipeline.cadencia import cadencia_padrao
 from licitacao_pipeline.comprasnet.abas import ABAS, Snapshot
 from licitacao_pipeline.warehouse import alteracoes
 from licitacao_pipeline.warehouse.rejects import reject_row, upsert_rejects
@@ -140,17 +143,23 @@ def write_snapshots(
 
 
 def _due(aba: str, completa: bool) -> str:
+    """The SQL condition; ``aba`` is one of the tab names of the specs, never user input."""
     ts = f"c.{aba}_atualizado_em"
+    backing_off = (
+        f"EXISTS (SELECT 1 FROM abas_falhas f WHERE f.contrato_id = c.id AND f.aba = '{aba}' "
+        "AND f.proxima_tentativa_em > :inicio AND f.ultima_falha_em >= c.atualizado_em)"
+    )
     if completa:
-        return f"({ts} IS NULL OR {ts} < :inicio)"
-    return f"({ts} IS NULL OR {ts} < c.atualizado_em OR {ts} < :limite)"
+        return f"(({ts} IS NULL OR {ts} < :inicio) AND NOT {backing_off})"
+    limite = f"CAST(:inicio AS timestamptz) - make_interval(secs => :horas_{aba} * 3600)"
+    return f"(({ts} IS NULL OR {ts} < c.atualizado_em OR {ts} < {limite}) AND NOT {backing_off})"
 
 
-def _params(uasg: str, inicio: datetime, validade_horas: float) -> dict[str, Any]:
-    return {"uasg": uasg, "inicio": inicio, "limite_horas": validade_horas}
-
-
-_LIMITE = "CAST(:inicio AS timestamptz) - make_interval(secs => :limite_horas * 3600)"
+def _params(
+    uasg: str, inicio: datetime, abas: Sequence[str], cadencia: Mapping[str, float]
+) -> dict[str, Any]:
+    horas = {f"horas_{a}": float(cadencia.get(a, cadencia_padrao(a))) for a in abas}
+    return {"uasg": uasg, "inicio": inicio, **horas}
 
 
 def now(engine: Engine) -> datetime:
@@ -165,18 +174,17 @@ def due_counts(
     abas: Sequence[str],
     *,
     inicio: datetime,
-    validade_horas: float,
+    cadencia: Mapping[str, float],
     completa: bool,
 ) -> dict[str, int]:
-    """How many active contracts of the UASG have each tab due, in one query."""
-    counts = ", ".join(f"count(*) FILTER (WHERE {_due(a, completa)}) AS {a}" for a in abas).replace(
-        ":limite", _LIMITE
-    )
+    """How many active contracts of the UASG have each tab due, in one query. ``cadencia``:
+    hours per tab (a tab missing from it: its default)."""
+    counts = ", ".join(f"count(*) FILTER (WHERE {_due(a, completa)}) AS {a}" for a in abas)
     query = sa.text(
         f"SELECT {counts} FROM contratos c WHERE c.uasg = :uasg AND c.removido_em IS NULL"
     )
     with engine.connect() as conn:
-        row = conn.execute(query, _params(uasg, inicio, validade_horas)).one()
+        row = conn.execute(query, _params(uasg, inicio, abas, cadencia)).one()
     return dict(zip(abas, row, strict=True))
 
 
@@ -197,7 +205,7 @@ class DueQueue:
         abas: Sequence[str],
         *,
         inicio: datetime,
-        validade_horas: float,
+        cadencia: Mapping[str, float],
         completa: bool,
         page: int = 500,
     ):
@@ -214,10 +222,10 @@ class DueQueue:
                 FROM contratos c WHERE c.uasg = :uasg AND c.removido_em IS NULL
             ) s WHERE {any_due}
             ORDER BY LEAST({oldest}), id
-        """.replace(":limite", _LIMITE)
+        """
         self._conn = engine.connect()
         try:
-            self._conn.execute(sa.text(query), _params(uasg, inicio, validade_horas))
+            self._conn.execute(sa.text(query), _params(uasg, inicio, self.abas, cadencia))
             self._conn.commit()
         except BaseException:
             self._conn.close()

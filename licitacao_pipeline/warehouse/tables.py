@@ -324,3 +324,32 @@ sinais_alerta = sa.Table(
     ),
     sa.Index("ix_sinais_alerta_contrato", "contrato_id"),
 )
+
+
+# The request budget toward ComprasNet shared by every run and process (one row per server
+# origin): a GCRA schedule, ``proximo`` being the theoretical start of the next request, and the
+# pause a 429 asked for. Clocked by the database (``clock_timestamp()``), not by the hosts.
+orcamento_requisicoes = sa.Table(
+    "orcamento_requisicoes",
+    metadata,
+    sa.Column("nome", sa.Text, primary_key=True),
+    sa.Column("proximo", TS, nullable=False),
+    sa.Column("pausado_ate", TS),
+    sa.Column("requisicoes", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("pausas", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+# A tab that failed for one contract (after the client's retries): consecutive failures, since
+# when, and when it is due again (growing back-off). Deleted when the tab is stored again.
+abas_falhas = sa.Table(
+    "abas_falhas",
+    metadata,
+    sa.Column("contrato_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("aba", sa.Text, primary_key=True),
+    sa.Column("falhas", sa.Integer, nullable=False),
+    sa.Column("primeira_falha_em", TS, nullable=False),
+    sa.Column("ultima_falha_em", TS, nullable=False),
+    sa.Column("proxima_tentativa_em", TS, nullable=False),
+    sa.Column("status", sa.Integer),  # the last HTTP status, if any
+    sa.Column("erro", sa.Text, nullable=False),
+)

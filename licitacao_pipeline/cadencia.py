@@ -1,0 +1,112 @@
+"""How often each tab (aba) of a contract is due, which tabs a deployment syncs, the request
+budget toward ComprasNet and the back-off of a tab that keeps failing for one contract.
+
+One place for these numbers: the settings read their overrides here, the warehouse's due queue
+and ``benchmarks/bench_orcamento.py`` use the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+HORA, DIA, SEMANA = 1.0, 24.0, 168.0
+
+# Every tab a contract record's ``links`` names, in the order the API lists them.
+ABAS_CONHECIDAS = (
+    "historico",
+    "empenhos",
+    "itens",
+    "arquivos",
+    "faturas",
+    "garantias",
+    "cronograma",
+    "responsaveis",
+    "prepostos",
+    "despesas_acessorias",
+    "ocorrencias",
+    "terceirizados",
+)
+
+# Hours after which a synced tab is due again (besides "the contract's listing record changed"
+# and "never synced"). Money that moves (empenhos, faturas) and the contract's own history daily;
+# what a contract declares once and rarely changes weekly.
+CADENCIA_PADRAO: Mapping[str, float] = {
+    "historico": DIA,
+    "empenhos": DIA,
+    "faturas": DIA,
+    "itens": SEMANA,
+    "arquivos": SEMANA,
+    "garantias": SEMANA,
+    "cronograma": SEMANA,
+    "responsaveis": SEMANA,
+    "prepostos": SEMANA,
+    "despesas_acessorias": SEMANA,
+    "ocorrencias": SEMANA,
+    "terceirizados": SEMANA,
+}
+
+CADENCIA_VAR = "LICITACAO_CADENCIA_ABAS"  # e.g. "itens=24,terceirizados=720" (hours)
+ABAS_VAR = "LICITACAO_ABAS"  # e.g. "historico,empenhos,faturas"; unset: every tab
+
+# The live server allows about 500 requests a minute per client IP on the public routes (two
+# limiters of 1000/min counting each request twice), answered 429 with Retry-After beyond it.
+# 6/s = 360/min leaves room for the people and tools behind the same IP.
+MAX_RPS_VAR, RAJADA_VAR = "COMPRASNET_MAX_RPS", "COMPRASNET_RAJADA"
+MAX_RPS_PADRAO = 6.0
+RAJADA_PADRAO = 6  # requests a quiet budget lets go at once (one second's worth)
+LIMITE_DO_SERVIDOR_RPM = 500
+
+# A tab that fails for one contract (after the client's retries) is due again after 1 h, 2 h,
+# 4 h ... at most 7 x its cadence and at most a week.
+BACKOFF_INICIAL_HORAS = 1.0
+BACKOFF_TETO_HORAS = 7 * DIA
+
+
+def cadencia_padrao(aba: str) -> float:
+    return CADENCIA_PADRAO.get(aba, DIA)
+
+
+def teto_backoff_horas(cadencia_horas: float) -> float:
+    return min(BACKOFF_TETO_HORAS, 7 * cadencia_horas)
+
+
+def backoff_horas(falhas: int, cadencia_horas: float) -> float:
+    """Hours until a tab that failed ``falhas`` times in a row is tried again."""
+    return min(teto_backoff_horas(cadencia_horas), BACKOFF_INICIAL_HORAS * 2 ** (falhas - 1))
+
+
+def parse_cadencia(spec: str | None, var: str = CADENCIA_VAR) -> dict[str, float]:
+    """``aba=horas,...`` -> the default cadence with those tabs overridden."""
+    cadencia = dict(CADENCIA_PADRAO)
+    for part in (spec or "").split(","):
+        if not part.strip():
+            continue
+        aba, sep, horas = part.partition("=")
+        aba = aba.strip()
+        if not sep or aba not in ABAS_CONHECIDAS:
+            raise ValueError(
+                f"{var}: {part.strip()!r}: expected aba=horas with aba one of "
+                f"{', '.join(ABAS_CONHECIDAS)}"
+            )
+        try:
+            value = float(horas)
+        except ValueError:
+            value = 0.0
+        if not 0 < value < float("inf"):
+            raise ValueError(f"{var}: {part.strip()!r}: hours must be a positive number")
+        cadencia[aba] = value
+    return cadencia
+
+
+def parse_abas(spec: str | None, var: str = ABAS_VAR) -> tuple[str, ...]:
+    """The tabs a deployment syncs (``a,b,c``), in the canonical order; unset: every tab."""
+    names = [n.strip() for n in (spec or "").split(",") if n.strip()]
+    if not names:
+        return ABAS_CONHECIDAS
+    unknown = [n for n in names if n not in ABAS_CONHECIDAS]
+    if unknown:
+        raise ValueError(
+            f"{var}: unknown tab(s) {', '.join(unknown)}; expected some of "
+            f"{', '.join(ABAS_CONHECIDAS)}"
+        )
+    return tuple(a for a in ABAS_CONHECIDAS if a in names)
