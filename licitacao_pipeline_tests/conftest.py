@@ -13,6 +13,9 @@ from pathlib import Path
 # Step retries stay on (they are part of what is tested) but fast; set before assets import.
 os.environ.setdefault("LICITACAO_STEP_RETRIES", "1")
 os.environ.setdefault("LICITACAO_STEP_RETRY_DELAY_SECONDS", "0.1")
+# The shared request budget (default 6 req/s) has its own tests (test_orcamento); elsewhere the
+# simulator answers as fast as it can, in this process and in every one it starts.
+os.environ.setdefault("COMPRASNET_MAX_RPS", "0")
 
 import psutil
 import pytest

@@ -20,7 +20,8 @@ def _age_everything(engine, days):
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                f"UPDATE contratos SET {cols}, atualizado_em = now() - make_interval(days => :d + 1)"
+                f"UPDATE contratos SET {cols}, "
+                "atualizado_em = now() - make_interval(days => :d + 1)"
             ),
             {"d": days},
         )
