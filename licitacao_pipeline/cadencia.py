@@ -45,6 +45,10 @@ CADENCIA_PADRAO: Mapping[str, float] = {
     "terceirizados": SEMANA,
 }
 
+# A tab is due once older than its cadence less this share: a daily sync at a fixed hour then
+# refreshes a daily tab every day, although the last one stamped it minutes after its start.
+FOLGA = 0.05
+
 CADENCIA_VAR = "LICITACAO_CADENCIA_ABAS"  # e.g. "itens=24,terceirizados=720" (hours)
 ABAS_VAR = "LICITACAO_ABAS"  # e.g. "historico,empenhos,faturas"; unset: every tab
 

@@ -24,6 +24,7 @@ from .processos import carrying, describe, stop
         "bench_hostil.py",
         "bench_inicio.py",
         "bench_sinais.py",
+        "bench_orcamento.py",
     ],
 )
 def test_benchmark_script_imports_and_parses_its_arguments(repo_root, script):
@@ -48,6 +49,7 @@ TINY = {
     "bench_hostil.py": ["--bomb-mib", "16", "--depth", "1000"],
     "bench_inicio.py": ["--repeat", "1"],
     "bench_sinais.py": ["--contracts", "500"],
+    "bench_orcamento.py": ["--perfil", "10x100,1x1000"],
 }
 
 

@@ -17,12 +17,10 @@ from .test_abas import UASG, sync_all, sync_tabs_only, tab_meta
 def _age_everything(engine, days):
     """Every tab (and the listing record) synced ``days`` ago."""
     cols = ", ".join(f"{a}_atualizado_em = now() - make_interval(days => :d)" for a in ABAS)
+    cols += ", atualizado_em = now() - make_interval(days => :d + 1)"
     with engine.begin() as conn:
         conn.execute(
-            sa.text(
-                f"UPDATE contratos SET {cols}, "
-                "atualizado_em = now() - make_interval(days => :d + 1)"
-            ),
+            sa.text(f"UPDATE contratos SET {cols}"),
             {"d": days},
         )
 

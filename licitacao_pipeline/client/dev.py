@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     sim = _simulator(args) if args.simulator else None
     if sim is not None:
         env["COMPRASNET_BASE_URL"] = sim.base_url
+        # The request budget protects the real server; the local simulator needs none.
+        env.setdefault("COMPRASNET_MAX_RPS", "0")
         _say(f"simulador do ComprasNet em {sim.base_url}")
     cmd = [_dagster(), "dev", "-w", str(root / "workspace.yaml"), "-p", str(args.port)]
     child = subprocess.Popen(cmd, env=env, preexec_fn=_default_sigint, start_new_session=True)

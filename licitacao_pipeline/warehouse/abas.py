@@ -8,9 +8,10 @@ tab timestamps: the moment since which every tab of the contract is at least tha
 in the same transaction.
 
 A tab is *due* when it was never synced, is older than the contract's listing record, or is
-older than its cadence (hours per tab, ``licitacao_pipeline.cadencia``; ``completa``: every tab
-synced before the run started) — unless it is backing off: it kept failing for that contract
-(``abas_falhas``) and neither its next try nor a change of the contract's record came yet.
+older than its cadence less 5 % (hours per tab, ``licitacao_pipeline.cadencia``;
+``completa``: every tab synced before the run started) — unless it is backing off: it kept
+failing for that contract (``abas_falhas``) and neither its next try nor a change of the
+contract's record came yet.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 
-from licitacao_pipeline.cadencia import cadencia_padrao
+from licitacao_pipeline.cadencia import FOLGA, cadencia_padrao
 from licitacao_pipeline.comprasnet.abas import ABAS, Snapshot
 from licitacao_pipeline.warehouse import alteracoes
 from licitacao_pipeline.warehouse.rejects import reject_row, upsert_rejects
@@ -158,7 +159,7 @@ def _due(aba: str, completa: bool) -> str:
 def _params(
     uasg: str, inicio: datetime, abas: Sequence[str], cadencia: Mapping[str, float]
 ) -> dict[str, Any]:
-    horas = {f"horas_{a}": float(cadencia.get(a, cadencia_padrao(a))) for a in abas}
+    horas = {f"horas_{a}": float(cadencia.get(a, cadencia_padrao(a))) * (1 - FOLGA) for a in abas}
     return {"uasg": uasg, "inicio": inicio, **horas}
 
 
