@@ -158,8 +158,11 @@ class Pilha:
         init = psutil_children(pid)
         os.kill(init[0] if init else pid, signal.SIGKILL)
 
-    def run_containers(self, all_: bool = False) -> list[str]:
+    def run_containers(self, all_: bool = False, job: str | None = None) -> list[str]:
+        """Run containers of this stack (``job``: of that job only; portal runs get theirs too)."""
         args = ["ps", "-q", "--filter", f"label={PROJECT_LABEL}={self.project}"]
+        if job:
+            args += ["--filter", f"label=dagster/job_name={job}"]
         return containers.run(*(args + (["-a"] if all_ else []))).stdout.split()
 
     def logs(self, *services: str, tail: int = 60) -> str:

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from comprasnet_simulator import ComprasNetSimulator
+from licitacao_pipeline import names
 from licitacao_pipeline.comprasnet.abas import ABAS
 
 from . import containers
@@ -281,7 +282,7 @@ def test_the_code_server_redeployed_mid_run(pilha, oracle):
 
 def test_a_run_container_killed_is_failed_by_run_monitoring_and_retried(pilha, oracle):
     def kill_run():
-        [cid] = pilha.run_containers()
+        [cid] = pilha.run_containers(job=names.JOB_SINCRONIZAR)  # not a portal refresh's
         containers.run("kill", cid)
 
     m = _fault(pilha, oracle, FALHAS[2], "run container SIGKILL", kill_run)
