@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from licitacao_pipeline.validators import positive_number
+
 HORA, DIA, SEMANA = 1.0, 24.0, 168.0
 
 # Every tab a contract record's ``links`` names, in the order the API lists them.
@@ -92,11 +94,8 @@ def parse_cadencia(spec: str | None, var: str = CADENCIA_VAR) -> dict[str, float
                 f"{var}: {part.strip()!r}: expected aba=horas with aba one of "
                 f"{', '.join(ABAS_CONHECIDAS)}"
             )
-        try:
-            value = float(horas)
-        except ValueError:
-            value = 0.0
-        if not 0 < value < float("inf"):
+        value = positive_number(horas)
+        if value is None:
             raise ValueError(f"{var}: {part.strip()!r}: hours must be a positive number")
         cadencia[aba] = value
     return cadencia

@@ -33,6 +33,7 @@ from licitacao_pipeline.uasgs import (
     WINDOW_VAR,
     Uasg,
 )
+from licitacao_pipeline.validators import positive_number
 
 DEFAULT_DATA_DIR = ".data"
 AMBIENTE_VAR = "LICITACAO_AMBIENTE"
@@ -55,11 +56,8 @@ def _positive_float(raw: str | None, var: str) -> float | None:
     text = (raw or "").strip()
     if not text:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
+    value = positive_number(text)
+    if value is None:
         raise SettingError(f"{var}={text!r}: expected a positive number")
     return value
 

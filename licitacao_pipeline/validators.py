@@ -26,3 +26,12 @@ def parse_day(text: str) -> date | None:
     except ValueError:
         return None
     return None
+
+
+def positive_number(text: str) -> float | None:
+    """``text`` as a positive finite number, or None when it is not one."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 < value < float("inf") else None
