@@ -9,43 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from licitacao_pipeline.comprasnet.abas import SPECS
 from licitacao_pipeline.validators import positive_number
 
-HORA, DIA, SEMANA = 1.0, 24.0, 168.0
+HORA, DIA = 1.0, 24.0
 
-# Every tab a contract record's ``links`` names, in the order the API lists them.
-ABAS_CONHECIDAS = (
-    "historico",
-    "empenhos",
-    "itens",
-    "arquivos",
-    "faturas",
-    "garantias",
-    "cronograma",
-    "responsaveis",
-    "prepostos",
-    "despesas_acessorias",
-    "ocorrencias",
-    "terceirizados",
-)
+# Every tab a contract record's ``links`` names, in the order of the specs.
+ABAS_CONHECIDAS = tuple(SPECS)
 
 # Hours after which a synced tab is due again (besides "the contract's listing record changed"
-# and "never synced"). Money that moves (empenhos, faturas) and the contract's own history daily;
-# what a contract declares once and rarely changes weekly.
-CADENCIA_PADRAO: Mapping[str, float] = {
-    "historico": DIA,
-    "empenhos": DIA,
-    "faturas": DIA,
-    "itens": SEMANA,
-    "arquivos": SEMANA,
-    "garantias": SEMANA,
-    "cronograma": SEMANA,
-    "responsaveis": SEMANA,
-    "prepostos": SEMANA,
-    "despesas_acessorias": SEMANA,
-    "ocorrencias": SEMANA,
-    "terceirizados": SEMANA,
-}
+# and "never synced"), declared with each tab (``comprasnet.abas``): money that moves (empenhos,
+# faturas) and the contract's own history daily; what a contract declares once weekly.
+CADENCIA_PADRAO: Mapping[str, float] = {a: s.cadencia_horas for a, s in SPECS.items()}
 
 # A tab is due once older than its cadence less this share: a daily sync at a fixed hour then
 # refreshes a daily tab every day, although the last one stamped it minutes after its start.

@@ -160,6 +160,11 @@ def _add_files(sub) -> None:
     export.add_argument("--no-bom", action="store_true", help="CSV without the UTF-8 BOM")
     export.add_argument("--decimal", choices=("br", "iso"), default="br")
     export.add_argument("--nome-arquivo", metavar="NAME", help="file name in the export dir")
+    export.add_argument(
+        "--dados-pessoais",
+        action="store_true",
+        help="incluir nomes, CPFs mascarados, telefones e salários (LGPD; fora por padrão)",
+    )
     _queue_options(export)
     export.set_defaults(func=_comando("export"))
     imp = sub.add_parser(

@@ -8,6 +8,7 @@ from licitacao_pipeline.defs.alteracoes import alteracoes_recentes
 from licitacao_pipeline.defs.contrato_sob_demanda import sincronizar_contrato
 from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.defs.exportacao import exportar_contratos
+from licitacao_pipeline.defs.garantias import garantias_a_vencer
 from licitacao_pipeline.defs.importacao import importar_acompanhamento
 from licitacao_pipeline.defs.jobs import sincronizacao_completa, sincronizar_contratos
 from licitacao_pipeline.defs.limpeza import limpeza
@@ -42,7 +43,14 @@ SETTINGS.abas()
 
 
 defs = dg.Definitions(
-    assets=[contratos, contratos_abas, *portal_assets, alteracoes_recentes, sinais_de_alerta],
+    assets=[
+        contratos,
+        contratos_abas,
+        *portal_assets,
+        garantias_a_vencer,
+        alteracoes_recentes,
+        sinais_de_alerta,
+    ],
     # One process per run: steps share it sequentially (the parallelism is inside the steps and
     # across UASG runs), which saves a Python start per step and keeps memory predictable.
     executor=dg.in_process_executor,

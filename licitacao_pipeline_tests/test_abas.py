@@ -374,13 +374,13 @@ def test_a_record_id_repeated_in_a_tab_is_rejected_and_the_rest_is_stored(sim, r
     meta = tab_meta(result, "empenhos")
     assert meta["linhas_rejeitadas"] == 1
     assert meta["amostras_rejeitadas"] == [
-        {"contrato_id": cid, "record_id": first["id"], "reason": "duplicate id in tab"}
+        {"contrato_id": cid, "record_id": first["id"], "reason": "id repetido na aba"}
     ]
     stored = {r["id"]: r for r in rows(engine, "contratos_empenhos", "contrato_id = :c", c=cid)}
     assert set(stored) == {r["id"] for r in (first, second, *rest)}  # the records after it too
     assert stored[first["id"]]["payload"] == first  # the first one listed wins
     [reject] = rows(engine, "rejected_records")
-    assert reject["reason"] == f"contrato {cid}: duplicate id in tab"
+    assert reject["reason"] == f"contrato {cid}: id repetido na aba"
     assert (reject["record_id"], reject["payload"]) == (str(first["id"]), again)
     assert reject["source"] == "contratos_empenhos" and reject["run_id"] == result.run_id
     assert reject["uasg"] == UASG

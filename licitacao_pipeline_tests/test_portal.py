@@ -31,6 +31,7 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._daemon.freshness import FreshnessDaemon
 
+from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.contratos import contratos
 from licitacao_pipeline.defs.limpeza import limpeza
@@ -55,7 +56,7 @@ TZ = ZoneInfo("America/Sao_Paulo")
 FOLLOW_UP = ("gestor", "fiscal", "prioridade", "observacao", "alertar_em")  # migration 0006
 BIG = Decimal("9999999999999.99")  # 13 integer digits: R$ 9.999.999.999.999,99
 ACME = "11.111.111/0001-11"
-TABS = ("historico", "empenhos", "itens", "arquivos")
+TABS = ABAS
 PORTAL_ASSETS = (painel_contratos, estatisticas_contratos, metricas_painel, contratos_a_vencer)
 PORTAL = tuple(a.key.path[0] for a in PORTAL_ASSETS)
 # The project's code location, loaded in this process (as the daemon would load it).
@@ -196,6 +197,9 @@ def expected_view(engine, today: date) -> dict[int, dict]:
     c = _read(engine, "SELECT * FROM contratos")
     u = dict(_read(engine, "SELECT codigo, nome FROM unidades").itertuples(index=False))
     e = _read(engine, "SELECT * FROM contratos_empenhos")
+    f = _read(engine, "SELECT * FROM contratos_faturas WHERE removido_em IS NULL")
+    resp = _read(engine, "SELECT contrato_id, situacao FROM contratos_responsaveis "
+                 "WHERE removido_em IS NULL")  # fmt: skip
     follow_up = {
         f["contrato_id"]: f
         for f in _read(engine, "SELECT * FROM acompanhamento").to_dict("records")
@@ -205,6 +209,9 @@ def expected_view(engine, today: date) -> dict[int, dict]:
     out = {}
     for r in c.to_dict("records"):
         mine = e[e["contrato_id"] == r["id"]]
+        fat = f[f["contrato_id"] == r["id"]].to_dict("records")
+        pagas = [x for x in fat if x["situacao"] == "Pago"]
+        abertas = [x for x in fat if x["situacao"] != "Pago"]
         inicio, fim = (
             None if _missing(r[k]) else r[k] for k in ("vigencia_inicio", "vigencia_fim")
         )
@@ -229,6 +236,15 @@ def expected_view(engine, today: date) -> dict[int, dict]:
             "total_liquidado": _dsum(mine["liquidado"]),
             "total_pago": _dsum(mine["pago"]),
             **{k: _value(follow_up.get(r["id"], {}).get(k)) for k in FOLLOW_UP},
+            "faturas_pago": _dsum(x["valorliquido"] for x in pagas),
+            "faturas_a_pagar": _dsum(x["valorliquido"] for x in abertas),
+            "faturas_glosa": _dsum(x["glosa"] for x in fat),
+            "faturas_vencidas_nao_pagas": sum(
+                1 for x in abertas if not _missing(x["vencimento"]) and x["vencimento"] < today
+            ),
+            "responsaveis_ativos": int(
+                ((resp["contrato_id"] == r["id"]) & (resp["situacao"] == "Ativo")).sum()
+            ),
         }
     return out
 
@@ -261,6 +277,8 @@ def expected_statistics(view: dict[int, dict], uasg: str | None) -> dict:
         "total_empenhado": _dsum(r["total_empenhado"] for r in rows),
         "total_liquidado": _dsum(r["total_liquidado"] for r in rows),
         "total_pago": _dsum(r["total_pago"] for r in rows),
+        **{k: _dsum(r[k] for r in rows) for k in ("faturas_pago", "faturas_a_pagar")},
+        "faturas_glosa": _dsum(r["faturas_glosa"] for r in rows),
         **{
             f"vencendo_{n}_dias": sum(1 for r in vigentes if r["dias_para_fim"] <= n)
             for n in (30, 60, 90)
@@ -763,7 +781,7 @@ def test_portal_assets_are_in_the_graph_downstream_of_contratos_and_tabs():
     graph = defs.resolve_asset_graph()
     upstream = {"contratos", *(f"contratos_{t}" for t in TABS)}
     portal_keys = ["painel_contratos", "estatisticas_contratos", "metricas_painel"]
-    portal_keys.append("contratos_a_vencer")
+    portal_keys += ["contratos_a_vencer", "garantias_a_vencer"]
     for name in portal_keys:
         node = graph.get(dg.AssetKey(name))
         assert node.group_name == "portal" and len(node.description or "") > 80, name

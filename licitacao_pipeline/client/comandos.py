@@ -168,6 +168,8 @@ def export(args: argparse.Namespace) -> int:
         "bom": not args.no_bom,
         "decimal": args.decimal,
     }
+    if args.dados_pessoais:
+        config["incluir_dados_pessoais"] = True
     if args.vigente_em:
         config["vigente_em"] = args.vigente_em
     if args.nome_arquivo:

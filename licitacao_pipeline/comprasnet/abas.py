@@ -1,73 +1,38 @@
-"""Field specs and pure parsers of a contract's tabs (abas: historico, empenhos, itens, arquivos).
+"""Every tab (aba) of a contract that the API's ``links`` name, declared once as an ``AbaSpec``.
 
-Each spec maps a warehouse column to (converter, path in the record); the warehouse tables are
-derived from the same specs, so a column is declared once.
+Each spec maps a warehouse column to (converter, path in the record); the warehouse tables, the
+exports and the change history are derived from the same specs. Shapes:
+``shared/comprasnet-api.md`` (2026 captures) and ``shared/comprasnet-api-server-2021.md`` §5-16.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from licitacao_pipeline.comprasnet.json_stream import Unreadable
+from licitacao_pipeline.comprasnet.aba_spec import (
+    AbaSpec,
+    Converter,
+    Snapshot,
+    cpf_mascarado,
+    descricao,
+    json_value,
+    nome_usuario,
+    sim_nao,
+    text_or_number,
+)
+from licitacao_pipeline.comprasnet.aba_spec import parse_snapshot as _parse
 from licitacao_pipeline.comprasnet.parsing import (
-    RecordError,
-    content_hash,
     day,
     decimal,
-    identifier,
     integer,
     money,
-    record_id,
     text,
     timestamp,
 )
 
-ABAS = ("historico", "empenhos", "itens", "arquivos")
+__all__ = ["ABAS", "SPECS", "AbaSpec", "Snapshot", "json_value", "parse_snapshot", "text_or_number"]
 
-
-def json_value(value: Any, field: str) -> Any:
-    if value is not None and not isinstance(value, (list, dict)):
-        raise RecordError(f"{field}: esperava uma lista ou objeto, veio {type(value).__name__}")
-    return value
-
-
-def text_or_number(value: Any, field: str) -> str | None:
-    """Codes that the API sends sometimes as numbers, sometimes as strings."""
-    if isinstance(value, bool):
-        raise RecordError(f"{field}: código inválido {value!r}")
-    return None if value is None else text(value, field)
-
-
-Converter = Callable[[Any, str], Any]
-
-
-@dataclass(frozen=True)
-class AbaSpec:
-    aba: str
-    columns: Mapping[str, tuple[Converter, tuple[str, ...]]]
-
-    def parse(self, record: Any, contrato_id: int) -> dict[str, Any]:
-        """A tab record -> row. ``contrato_id`` comes from the URL called (empenhos lack it)."""
-        if isinstance(record, Unreadable):
-            raise RecordError(record.reason)
-        if not isinstance(record, Mapping):
-            raise RecordError(f"registro: esperava um objeto, veio {type(record).__name__}")
-        row: dict[str, Any] = {"id": identifier(record.get("id"), "id"), "contrato_id": contrato_id}
-        own = record.get("contrato_id")
-        if own is not None and identifier(own, "contrato_id") != contrato_id:
-            raise RecordError(f"contrato_id: o registro diz {own!r}, a URL diz {contrato_id}")
-        for column, (convert, path) in self.columns.items():
-            value: Any = record
-            for key in path:
-                if value is not None and not isinstance(value, Mapping):
-                    raise RecordError(f"{'.'.join(path[:-1])}: esperava um objeto")
-                value = None if value is None else value.get(key)
-            row[column] = convert(value, ".".join(path))
-        row["payload"] = dict(record)
-        row["payload_hash"] = content_hash(record)
-        return row
+DIA, SEMANA = 24.0, 168.0
 
 
 def _cols(conv: Converter, names: str) -> dict[str, tuple[Converter, tuple[str, ...]]]:
@@ -78,8 +43,15 @@ def _nested(conv: Converter, prefix: str, obj: str, names: str):
     return {f"{prefix}_{n}": (conv, (obj, n)) for n in names.split()}
 
 
-SPECS: dict[str, AbaSpec] = {
-    "historico": AbaSpec(
+# ``usuario`` ("<CPF mascarado> - <NOME>") as two columns; both personal data.
+_USUARIO = {
+    "usuario_cpf": (cpf_mascarado, ("usuario",)),
+    "usuario_nome": (nome_usuario, ("usuario",)),
+}
+_PESSOA = frozenset({"usuario_cpf", "usuario_nome"})
+
+_SPECS = [
+    AbaSpec(
         "historico",
         {
             **_cols(
@@ -102,8 +74,24 @@ SPECS: dict[str, AbaSpec] = {
             **_cols(json_value, "qualificacao_termo"),
             **_cols(timestamp, "criado_em alterado_em"),
         },
+        DIA,
+        "O contrato original, seus termos aditivos e apostilamentos.",
+        historico=(
+            "tipo",
+            "numero",
+            "observacao",
+            "data_assinatura",
+            "vigencia_inicio",
+            "vigencia_fim",
+            "valor_global",
+            "novo_valor_global",
+            "novo_valor_parcela",
+            "novo_num_parcelas",
+            "data_inicio_novo_valor",
+        ),  # fmt: skip
+        singular="registro",
     ),
-    "empenhos": AbaSpec(
+    AbaSpec(
         "empenhos",
         {
             **_cols(
@@ -118,8 +106,12 @@ SPECS: dict[str, AbaSpec] = {
                 "empenhado aliquidar liquidado pago rpinscrito rpaliquidar rpliquidado rppago",
             ),
         },
+        DIA,
+        "As notas de empenho do contrato: empenhado, liquidado e pago.",
+        historico=("numero", "data_emissao", "empenhado", "aliquidar", "liquidado", "pago"),
+        singular="empenho",
     ),
-    "itens": AbaSpec(
+    AbaSpec(
         "itens",
         {
             **_cols(
@@ -129,41 +121,144 @@ SPECS: dict[str, AbaSpec] = {
             **_cols(decimal, "quantidade"),
             **_cols(money, "valorunitario valortotal"),
         },
+        SEMANA,
+        "Os itens (materiais e serviços) do contrato.",
+        singular="item",
     ),
-    "arquivos": AbaSpec(
+    AbaSpec(
         "arquivos",
         _cols(text, "tipo processo sequencial_documento descricao path_arquivo origem link_sei"),
+        SEMANA,
+        "Os documentos anexados ao contrato.",
+        singular="arquivo",
     ),
-}
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One contract's tab as parsed: rows to store, ids seen (rejected ones included: they are
-    not "removed") and the rejected records with their reasons."""
-
-    rows: list[dict[str, Any]]
-    seen: set[int]
-    rejects: list[dict[str, Any]]
+    AbaSpec(
+        "faturas",
+        {
+            **_cols(descricao, "tipolistafatura_id justificativafatura_id sfadrao_id"),
+            **_cols(text, "numero processo infcomplementar mesref anoref"),
+            **_cols(day, "emissao prazo vencimento protocolo ateste"),
+            **_cols(money, "valor juros multa glosa valorliquido"),
+            **_cols(sim_nao, "repactuacao"),
+            **_cols(descricao, "situacao"),
+        },
+        DIA,
+        "As faturas do contrato: valor, glosa, vencimento e situação (até 'Pago').",
+        historico=(
+            "numero",
+            "vencimento",
+            "valor",
+            "juros",
+            "multa",
+            "glosa",
+            "valorliquido",
+            "situacao",
+        ),  # fmt: skip
+        singular="fatura",
+    ),
+    AbaSpec(
+        "garantias",
+        {**_cols(descricao, "tipo"), **_cols(money, "valor"), **_cols(day, "vencimento")},
+        SEMANA,
+        "As garantias do contrato e seu vencimento.",
+        historico=("tipo", "valor", "vencimento"),
+        # before 2021-04-22 the server sent only tipo, valor and vencimento
+        chave_natural=("tipo", "valor", "vencimento"),
+        singular="garantia",
+    ),
+    AbaSpec(
+        "cronograma",
+        {
+            **_cols(descricao, "tipo"),
+            **_cols(text, "numero receita_despesa observacao mesref anoref"),
+            **_cols(day, "vencimento"),
+            **_cols(sim_nao, "retroativo"),
+            **_cols(money, "valor"),
+        },
+        SEMANA,
+        "O cronograma de pagamentos: valor por mês de referência.",
+        singular="parcela",
+    ),
+    AbaSpec(
+        "responsaveis",
+        {
+            **_USUARIO,
+            **_cols(descricao, "funcao_id instalacao_id"),
+            **_cols(text, "portaria situacao telefone_fixo telefone_celular"),
+            **_cols(day, "data_inicio data_fim"),
+        },
+        SEMANA,
+        "Os responsáveis designados (gestor, fiscais) e sua portaria.",
+        pessoais=_PESSOA | {"telefone_fixo", "telefone_celular"},
+        historico=("funcao_id", "portaria", "situacao", "data_inicio", "data_fim"),
+        singular="responsavel",
+    ),
+    AbaSpec(
+        "prepostos",
+        {
+            **_USUARIO,
+            **_cols(
+                text,
+                "email telefonefixo celular doc_formalizacao informacao_complementar situacao",
+            ),
+            **_cols(day, "data_inicio data_fim"),
+        },
+        SEMANA,
+        "Os prepostos do fornecedor.",
+        pessoais=_PESSOA | {"email", "telefonefixo", "celular"},
+        singular="preposto",
+    ),
+    AbaSpec(
+        "despesas_acessorias",
+        {
+            **_cols(descricao, "tipo_id recorrencia_id"),
+            **_cols(text, "descricao_complementar"),
+            **_cols(day, "vencimento"),
+            **_cols(money, "valor"),
+        },
+        SEMANA,
+        "As despesas acessórias do contrato.",
+        singular="despesa",
+    ),
+    AbaSpec(
+        "ocorrencias",
+        {
+            **_cols(integer, "numero"),
+            **_USUARIO,
+            **_cols(day, "data"),
+            **_cols(text, "ocorrencia emailpreposto"),
+            **_cols(sim_nao, "notificapreposto"),
+            **_cols(descricao, "numeroocorrencia novasituacao situacao"),
+            **_cols(json_value, "arquivos"),
+        },
+        SEMANA,
+        "As ocorrências registradas na execução do contrato.",
+        pessoais=_PESSOA | {"emailpreposto"},
+        singular="ocorrencia",
+    ),
+    AbaSpec(
+        "terceirizados",
+        {
+            **_USUARIO,
+            **_cols(descricao, "funcao_id escolaridade_id"),
+            **_cols(text, "descricao_complementar unidade situacao telefone_fixo telefone_celular"),
+            **_cols(integer, "jornada"),
+            **_cols(money, "salario custo aux_transporte vale_alimentacao"),
+            **_cols(day, "data_inicio data_fim"),
+        },
+        SEMANA,
+        "Os empregados terceirizados do contrato: função, jornada, custo.",
+        pessoais=_PESSOA
+        | {"telefone_fixo", "telefone_celular", "salario", "custo", "aux_transporte"}
+        | {"vale_alimentacao"},
+        singular="terceirizado",
+    ),
+]
+SPECS: dict[str, AbaSpec] = {s.aba: s for s in _SPECS}
+# In the order the listing names them (the first four are the ones synced first).
+ABAS = tuple(SPECS)
 
 
 def parse_snapshot(aba: str, contrato_id: int, records: list[Any]) -> Snapshot:
     """Every record of one contract's tab parsed; a bad or repeated record is rejected alone."""
-    spec = SPECS[aba]
-    rows, seen, rejects = [], set(), []
-    for record in records:
-        rid = record_id(record)
-        try:
-            row = spec.parse(record, contrato_id)
-        except RecordError as exc:
-            rejects.append({"record_id": rid, "reason": str(exc), "payload": record})
-        else:
-            if row["id"] in seen:
-                rejects.append(
-                    {"record_id": rid, "reason": "duplicate id in tab", "payload": record}
-                )
-                continue
-            rows.append(row)
-        if rid is not None:
-            seen.add(rid)
-    return Snapshot(rows, seen, rejects)
+    return _parse(SPECS[aba], contrato_id, records)

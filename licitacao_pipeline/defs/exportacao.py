@@ -28,9 +28,15 @@ class ExportacaoConfig(dg.Config):
     """Só contratos vigentes nesse dia (vigência início <= dia <= fim): 2026-12-31 ou
     31/12/2026. Vazio: sem filtro de data."""
     include_tabs: list[str] = []
-    """Abas cujas linhas vão junto (historico, empenhos, itens, arquivos; alteracoes: as
-    alterações do contrato nos últimos 30 dias): aninhadas em JSON, NDJSON e XML; em CSV um
-    arquivo a mais por aba (``<nome>_<aba>.csv``). Não vale para PDF."""
+    """Abas cujas linhas vão junto (historico, empenhos, itens, arquivos, faturas, garantias,
+    cronograma, responsaveis, prepostos, despesas_acessorias, ocorrencias, terceirizados;
+    alteracoes: as alterações do contrato nos últimos 30 dias; sinais: seus sinais de alerta
+    abertos): aninhadas em JSON, NDJSON e XML; em CSV um arquivo a mais por aba
+    (``<nome>_<aba>.csv``). Não vale para PDF."""
+    incluir_dados_pessoais: bool = False
+    """Incluir os dados pessoais (LGPD): nomes, CPFs mascarados, telefones, e-mails e salários
+    de responsáveis, prepostos, ocorrências e terceirizados, e o gestor / fiscal oficiais do
+    contrato. Sem isso essas colunas ficam fora do arquivo."""
     delimiter: Literal[";", ","] = ";"
     """Só CSV: ``;`` para planilhas brasileiras, ou ``,``."""
     bom: bool = True

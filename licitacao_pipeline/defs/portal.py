@@ -110,7 +110,9 @@ def _age(since: datetime | None, now: datetime) -> float | str:
     description=(
         "Portal público (visão materializada PostgreSQL): uma linha por contrato gravado e não "
         "removido — UASG, número, fornecedor, objeto, valores, vigência, dias até o fim, se "
-        "está vigente hoje (São Paulo) e seus totais empenhado / liquidado / pago. Atualizada "
+        "está vigente hoje (São Paulo), seus totais empenhado / liquidado / pago (empenhos) e "
+        "pago / a pagar / glosa / vencidas não pagas (faturas), quantos responsáveis ativos "
+        "tem (sem nomes). Atualizada "
         "`CONCURRENTLY` (leitores nunca ficam bloqueados), uma atualização por vez; no máximo "
         "30 minutos de atraso (REN 1.137/2025 Art. 106)."
     ),
@@ -135,7 +137,10 @@ _STATS_HEADER = [
     "valor global vigentes",
     "empenhado",
     "liquidado",
-    "pago",
+    "pago (empenhos)",
+    "pago (faturas)",
+    "a pagar (faturas)",
+    "glosa",
     "vencem em 30 / 60 / 90 dias",
 ]
 
@@ -149,6 +154,9 @@ def _stats_row(r: Mapping[str, Any]) -> list[Any]:
         _reais(r["total_empenhado"]),
         _reais(r["total_liquidado"]),
         _reais(r["total_pago"]),
+        _reais(r["faturas_pago"]),
+        _reais(r["faturas_a_pagar"]),
+        _reais(r["faturas_glosa"]),
         f"{r['vencendo_30_dias']} / {r['vencendo_60_dias']} / {r['vencendo_90_dias']}",
     ]
 
@@ -163,7 +171,8 @@ def _stats_row(r: Mapping[str, Any]) -> list[Any]:
     description=(
         "Estatísticas do portal (retratos guardados para tendências, podados pela `limpeza`): "
         "por UASG e no geral (`uasg` NULL) — contratos vigentes (`situacao` Ativo e hoje dentro "
-        "da vigência), seu `valor_global` total, empenhado / liquidado / pago, contratos que "
+        "da vigência), seu `valor_global` total, empenhado / liquidado / pago segundo os empenhos, "
+        "pago / a pagar / glosa segundo as faturas, contratos que "
         "terminam em 30 / 60 / 90 dias, os maiores fornecedores por valor. Calculadas a partir "
         "de `painel_contratos`, logo após cada atualização."
     ),
@@ -179,6 +188,10 @@ def estatisticas_contratos(context: dg.AssetExecutionContext, warehouse: Warehou
             "uasgs": len(por_uasg),
             "contratos_vigentes": geral["contratos_vigentes"],
             "valor_global_vigentes": _reais(geral["valor_global_vigentes"]),
+            "pago_segundo_empenhos": _reais(geral["total_pago"]),
+            "pago_segundo_faturas": _reais(geral["faturas_pago"]),
+            "a_pagar_segundo_faturas": _reais(geral["faturas_a_pagar"]),
+            "glosa_faturas": _reais(geral["faturas_glosa"]),
             "vencendo_30_dias": geral["vencendo_30_dias"],
             "vencendo_60_dias": geral["vencendo_60_dias"],
             "vencendo_90_dias": geral["vencendo_90_dias"],

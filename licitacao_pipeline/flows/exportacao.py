@@ -96,9 +96,10 @@ def export(
         with contextlib.ExitStack() as files:
             sink = formatos.open_sink(request, paths, files, total, now)
             rows = 0
-            for contracts in sql.stream_contracts(conn, request.filters, chunk):
+            pessoais = request.dados_pessoais
+            for contracts in sql.stream_contracts(conn, request.filters, chunk, pessoais):
                 ids = [r["contrato_id"] for r in contracts]
-                tabs = {aba: sql.tab_rows(conn, aba, ids) for aba in _lidas(request)}
+                tabs = {aba: sql.tab_rows(conn, aba, ids, pessoais) for aba in _lidas(request)}
                 sink.write(contracts, tabs)
                 rows += len(contracts)
                 if progress is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from licitacao_pipeline.comprasnet.abas import SPECS
 from licitacao_pipeline.files.atomic import atomic_text
 from licitacao_pipeline.files.cells import day, plain, thousands
 from licitacao_pipeline.files.csv_writer import CsvWriter
@@ -25,10 +26,7 @@ from licitacao_pipeline.relogio import TIMEZONE
 from licitacao_pipeline.warehouse import exportacao as sql
 
 ITEM_TAG = {
-    "historico": "registro",
-    "empenhos": "empenho",
-    "itens": "item",
-    "arquivos": "arquivo",
+    **{aba: spec.singular for aba, spec in SPECS.items()},
     "alteracoes": "alteracao",
     "sinais": "sinal",
 }
@@ -36,8 +34,8 @@ Rows = Sequence[Mapping[str, Any]]
 TabRows = Mapping[str, Mapping[int, Rows]]  # aba -> contrato_id -> rows
 
 
-def _tab_fields(aba: str) -> list[tuple[str, Any]]:
-    return [(n, k) for n, k in sql.TAB_FIELDS[aba] if n != "contrato_id"]
+def _tab_fields(aba: str, request: Request) -> list[tuple[str, Any]]:
+    return [(n, k) for n, k in sql.tab_fields(aba, request.dados_pessoais) if n != "contrato_id"]
 
 
 # A tab file's first columns: the contract the row belongs to, named so that no tab field (an
@@ -54,9 +52,11 @@ class _CsvSink:
             handle = files.enter_context(atomic_text(path, bom=request.bom))
             return CsvWriter(handle, fields, request.style, request.delimiter)
 
-        self.main = writer(paths.main, sql.CONTRATO_FIELDS)
+        self.main = writer(paths.main, sql.contrato_fields(request.dados_pessoais))
         key = [("contrato_id", "int"), ("contrato_uasg", "text"), ("contrato_numero", "text")]
-        self.tabs = {aba: writer(p, key + _tab_fields(aba)) for aba, p in paths.tabs.items()}
+        self.tabs = {
+            aba: writer(p, key + _tab_fields(aba, request)) for aba, p in paths.tabs.items()
+        }
 
     def write(self, rows: Rows, tabs: TabRows) -> None:
         self.main.write(rows)
@@ -75,7 +75,8 @@ def _plain_obj(row: Mapping[str, Any], fields) -> dict[str, Any]:
 
 class _JsonSink:
     def __init__(self, request: Request, paths: Targets, files: contextlib.ExitStack):
-        self.tabs = request.tabs
+        self.tabs, self.request = request.tabs, request
+        self.fields = sql.contrato_fields(request.dados_pessoais)
         handle = files.enter_context(atomic_text(paths.main))
         self.writer = JsonWriter(handle, lines=request.format == "ndjson")
         self.tab_rows = dict.fromkeys(self.tabs, 0)
@@ -83,10 +84,10 @@ class _JsonSink:
     def write(self, rows: Rows, tabs: TabRows) -> None:
         objects = []
         for row in rows:
-            obj = _plain_obj(row, sql.CONTRATO_FIELDS)
+            obj = _plain_obj(row, self.fields)
             for aba in self.tabs:
                 items = tabs[aba][row["contrato_id"]]
-                obj[aba] = [_plain_obj(item, _tab_fields(aba)) for item in items]
+                obj[aba] = [_plain_obj(item, _tab_fields(aba, self.request)) for item in items]
                 self.tab_rows[aba] += len(items)
             objects.append(obj)
         self.writer.write(objects)
@@ -98,7 +99,8 @@ class _JsonSink:
 
 class _XmlSink:
     def __init__(self, request: Request, paths: Targets, files: contextlib.ExitStack, attrs):
-        self.tabs = request.tabs
+        self.tabs, self.request = request.tabs, request
+        self.fields = sql.contrato_fields(request.dados_pessoais)
         handle = files.enter_context(atomic_text(paths.main))
         self.writer = XmlWriter(handle, "contratos", attrs)
         self.tab_rows = dict.fromkeys(self.tabs, 0)
@@ -108,9 +110,9 @@ class _XmlSink:
             nested = []
             for aba in self.tabs:
                 items = tabs[aba][row["contrato_id"]]
-                nested.append((aba, ITEM_TAG[aba], _tab_fields(aba), items))
+                nested.append((aba, ITEM_TAG[aba], _tab_fields(aba, self.request), items))
                 self.tab_rows[aba] += len(items)
-            self.writer.write("contrato", sql.CONTRATO_FIELDS, row, nested)
+            self.writer.write("contrato", self.fields, row, nested)
 
     def close(self) -> dict[str, int]:
         self.writer.close()

@@ -47,6 +47,7 @@ class ExportOptions:
     bom: bool = True
     decimal: str = "br"
     nome_arquivo: str | None = None
+    incluir_dados_pessoais: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Request:
     bom: bool
     style: Style
     nome_arquivo: str | None
+    dados_pessoais: bool = False  # names, CPFs, phones, salaries: left out unless asked
 
     def describe(self) -> dict[str, Any]:
         """The filters and options used, for the run's metadata."""
@@ -69,6 +71,7 @@ class Request:
             "situacao": self.filters.situacao,
             "vigente_em": self.filters.vigente_em.isoformat() if self.filters.vigente_em else None,
             "include_tabs": list(self.tabs),
+            "incluir_dados_pessoais": self.dados_pessoais,
         }
         if self.format == "csv":
             out.update(delimiter=self.delimiter, bom=self.bom, decimal=self.style)
@@ -111,6 +114,10 @@ def validate(options: ExportOptions) -> Request:
     style = _choice("decimal", options.decimal, STYLES)
     if not isinstance(options.bom, bool):
         raise ExportConfigError("bom", f"{options.bom!r} is not true or false")
+    if not isinstance(options.incluir_dados_pessoais, bool):
+        raise ExportConfigError(
+            "incluir_dados_pessoais", f"{options.incluir_dados_pessoais!r} não é true nem false"
+        )
     return Request(
         format=fmt,
         filters=sql.Filters(tuple(dict.fromkeys(uasgs)), situacao, vigente_em),
@@ -119,6 +126,7 @@ def validate(options: ExportOptions) -> Request:
         bom=options.bom,
         style=style,  # type: ignore[arg-type]
         nome_arquivo=options.nome_arquivo,
+        dados_pessoais=options.incluir_dados_pessoais,
     )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from licitacao_pipeline.comprasnet.abas import SPECS
 from licitacao_pipeline.warehouse.tables import ABA_TABLES, CONTRATO_DATA_COLUMNS, contratos
 
 REMOVIDO_DA_ABA = "ausente_da_aba"  # removido_motivo of a tab record that left its tab
@@ -52,32 +53,13 @@ _CONTRATO_FIELDS = tuple(
 )
 ORIGENS: dict[str, Origem] = {
     "contrato": Origem("contrato", contratos, _CONTRATO_FIELDS, "id"),
-    # a new aditivo (or apostilamento) and what it changed
-    "historico": Origem(
-        "historico",
-        ABA_TABLES["historico"],
-        (
-            "tipo",
-            "numero",
-            "observacao",
-            "data_assinatura",
-            "vigencia_inicio",
-            "vigencia_fim",
-            "valor_global",
-            "novo_valor_global",
-            "novo_valor_parcela",
-            "novo_num_parcelas",
-            "data_inicio_novo_valor",
-        ),  # fmt: skip
-        "contrato_id",
-    ),
-    # a new empenho and its values
-    "empenhos": Origem(
-        "empenhos",
-        ABA_TABLES["empenhos"],
-        ("numero", "data_emissao", "empenhado", "aliquidar", "liquidado", "pago"),
-        "contrato_id",
-    ),
+    # per tab, the fields its spec follows: a new aditivo and what it changed, a new empenho
+    # and its values, a fatura's situação and values, who entered or left a role ...
+    **{
+        aba: Origem(aba, ABA_TABLES[aba], spec.historico, "contrato_id")
+        for aba, spec in SPECS.items()
+        if spec.historico
+    },
 }
 ABAS_COM_HISTORICO = frozenset(o for o in ORIGENS if o != "contrato")
 

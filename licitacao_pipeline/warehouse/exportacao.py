@@ -19,8 +19,19 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 
+from licitacao_pipeline.comprasnet.abas import SPECS
 from licitacao_pipeline.files.cells import Kind
 from licitacao_pipeline.warehouse.tables import ABA_TABLES, contratos_alteracoes, sinais_alerta
+
+
+def _designados(funcao: str) -> str:
+    """SQL: the active designations of a role (``funcao_id`` starting with it), by name."""
+    return (
+        "(SELECT string_agg(r.usuario_nome, ', ' ORDER BY r.data_inicio, r.id) "
+        "FROM contratos_responsaveis r WHERE r.contrato_id = c.id AND r.removido_em IS NULL "
+        f"AND r.situacao = 'Ativo' AND r.funcao_id ILIKE '{funcao}%')"
+    )
+
 
 # (name, kind, SQL expression) of each exported contract column, in file order.
 CONTRATO_COLUMNS: list[tuple[str, Kind, str]] = [
@@ -50,7 +61,12 @@ CONTRATO_COLUMNS: list[tuple[str, Kind, str]] = [
     ("prioridade", "text", "a.prioridade"),
     ("observacao", "text", "a.observacao"),
     ("alertar_em", "date", "a.alertar_em"),
+    # the official gestor / fiscal, as ComprasNet's tab responsaveis designates them (names:
+    # personal data, exported only when asked), beside the follow-up's
+    ("gestor_oficial", "text", _designados("gestor")),
+    ("fiscal_oficial", "text", _designados("fiscal")),
 ]
+CONTRATO_PESSOAIS = frozenset({"gestor_oficial", "fiscal_oficial"})
 CONTRATO_FIELDS: list[tuple[str, Kind]] = [(n, k) for n, k, _ in CONTRATO_COLUMNS]
 # Tracking columns of the tab tables are not exported (neither is the raw payload).
 _NOT_EXPORTED = {"payload", "payload_hash", "primeiro_visto_em", "atualizado_em", "removido_em"}
@@ -89,6 +105,22 @@ TAB_FIELDS["sinais"] = [
         if c.name not in {"id", "contrato_id"} and c.name not in _SINAIS_NOT_EXPORTED
     ),
 ]
+# Personal data (LGPD) per tab, as each spec marks it: exported only when asked.
+PESSOAIS: dict[str, frozenset[str]] = {aba: SPECS[aba].pessoais for aba in ABA_TABLES}
+
+
+def contrato_fields(pessoais: bool = False) -> list[tuple[str, Kind]]:
+    """The contract's exported columns; without ``pessoais`` the personal ones left out."""
+    return [(n, k) for n, k in CONTRATO_FIELDS if pessoais or n not in CONTRATO_PESSOAIS]
+
+
+def tab_fields(aba: str, pessoais: bool = False) -> list[tuple[str, Kind]]:
+    """A tab's exported columns (``contrato_id`` and ``id`` first); without ``pessoais`` the
+    personal ones left out."""
+    hidden = () if pessoais else PESSOAIS.get(aba, ())
+    return [(n, k) for n, k in TAB_FIELDS[aba] if n not in hidden]
+
+
 # Where each tab's rows come from: (relation, condition, order).
 _TAB_SOURCES = {
     **{aba: (f"contratos_{aba}", "removido_em IS NULL", "id") for aba in ABA_TABLES},
@@ -146,12 +178,13 @@ def count_contracts(conn: sa.Connection, filters: Filters) -> int:
 
 
 def stream_contracts(
-    conn: sa.Connection, filters: Filters, chunk: int
+    conn: sa.Connection, filters: Filters, chunk: int, pessoais: bool = False
 ) -> Iterator[list[Mapping[str, Any]]]:
     """The matching contracts, ordered by UASG, número and id, ``chunk`` rows at a time from
     a server-side cursor: memory does not grow with the number of contracts."""
     where, params = _where(filters)
-    select = ", ".join(f"{expr} AS {name}" for name, _, expr in CONTRATO_COLUMNS)
+    shown = {n for n, _ in contrato_fields(pessoais)}
+    select = ", ".join(f"{expr} AS {name}" for name, _, expr in CONTRATO_COLUMNS if name in shown)
     query = f"SELECT {select} {_FROM} WHERE {where} ORDER BY c.uasg, c.numero, c.id"
     result = conn.execute(sa.text(query), params, execution_options={"stream_results": True})
     try:
@@ -162,11 +195,11 @@ def stream_contracts(
 
 
 def tab_rows(
-    conn: sa.Connection, aba: str, contrato_ids: Sequence[int]
+    conn: sa.Connection, aba: str, contrato_ids: Sequence[int], pessoais: bool = False
 ) -> dict[int, list[Mapping[str, Any]]]:
     """The rows of tab ``aba`` (not removed) of these contracts, by contract, ordered by id
-    (``alteracoes``: by when they were seen)."""
-    columns = ", ".join(name for name, _ in TAB_FIELDS[aba])
+    (``alteracoes``: by when they were seen); personal columns only with ``pessoais``."""
+    columns = ", ".join(name for name, _ in tab_fields(aba, pessoais))
     relation, condition, order = _TAB_SOURCES[aba]
     query = (
         f"SELECT {columns} FROM {relation} "

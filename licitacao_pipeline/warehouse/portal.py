@@ -56,6 +56,9 @@ totais AS (
            coalesce(sum(p.total_empenhado), 0) AS total_empenhado,
            coalesce(sum(p.total_liquidado), 0) AS total_liquidado,
            coalesce(sum(p.total_pago), 0) AS total_pago,
+           coalesce(sum(p.faturas_pago), 0) AS faturas_pago,
+           coalesce(sum(p.faturas_a_pagar), 0) AS faturas_a_pagar,
+           coalesce(sum(p.faturas_glosa), 0) AS faturas_glosa,
            count(*) FILTER (WHERE p.em_vigor AND p.dias_para_fim <= 30) AS vencendo_30_dias,
            count(*) FILTER (WHERE p.em_vigor AND p.dias_para_fim <= 60) AS vencendo_60_dias,
            count(*) FILTER (WHERE p.em_vigor AND p.dias_para_fim <= 90) AS vencendo_90_dias
@@ -86,11 +89,12 @@ principais AS (
 )
 INSERT INTO estatisticas_contratos (
     calculado_em, data_referencia, uasg, contratos, contratos_vigentes, valor_global_vigentes,
-    total_empenhado, total_liquidado, total_pago, vencendo_30_dias, vencendo_60_dias,
-    vencendo_90_dias, maiores_fornecedores)
+    total_empenhado, total_liquidado, total_pago, faturas_pago, faturas_a_pagar, faturas_glosa,
+    vencendo_30_dias, vencendo_60_dias, vencendo_90_dias, maiores_fornecedores)
 SELECT ref.calculado_em, ref.dia, CASE WHEN t.geral THEN NULL ELSE t.uasg END,
        t.contratos, t.contratos_vigentes, t.valor_global_vigentes,
        t.total_empenhado, t.total_liquidado, t.total_pago,
+       t.faturas_pago, t.faturas_a_pagar, t.faturas_glosa,
        t.vencendo_30_dias, t.vencendo_60_dias, t.vencendo_90_dias,
        coalesce(pr.lista, '[]'::jsonb)
 FROM totais t
@@ -146,6 +150,35 @@ def replace_a_vencer(conn: sa.Connection) -> list[sa.RowMapping]:
     return (
         conn.exec_driver_sql(
             "SELECT * FROM contratos_a_vencer ORDER BY uasg, vigencia_fim, numero, contrato_id"
+        )
+        .mappings()
+        .all()
+    )
+
+
+GARANTIAS_DIAS = 90
+_GARANTIAS = f"""
+INSERT INTO garantias_a_vencer (
+    contrato_id, garantia_id, uasg, unidade_nome, numero, fornecedor_nome, tipo, valor,
+    vencimento, dias_para_vencimento, vigencia_fim, data_referencia, gerado_em)
+SELECT p.contrato_id, g.id, p.uasg, p.unidade_nome, p.numero, p.fornecedor_nome, g.tipo,
+       g.valor, g.vencimento, g.vencimento - p.data_referencia, p.vigencia_fim,
+       p.data_referencia, now()
+FROM painel_contratos p
+JOIN contratos_garantias g ON g.contrato_id = p.contrato_id AND g.removido_em IS NULL
+WHERE p.em_vigor AND g.vencimento <= p.data_referencia + {GARANTIAS_DIAS}
+"""
+
+
+def replace_garantias_a_vencer(conn: sa.Connection) -> list[sa.RowMapping]:
+    """Rewrite the report of guarantees of contracts in force that expire within 90 days or
+    already expired; returns its rows, the expired first."""
+    conn.exec_driver_sql("DELETE FROM garantias_a_vencer")
+    conn.exec_driver_sql(_GARANTIAS)
+    return (
+        conn.exec_driver_sql(
+            "SELECT * FROM garantias_a_vencer "
+            "ORDER BY vencimento, uasg, numero, contrato_id, garantia_id"
         )
         .mappings()
         .all()

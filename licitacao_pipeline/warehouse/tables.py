@@ -5,11 +5,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from licitacao_pipeline.comprasnet import abas, parsing
+from licitacao_pipeline.comprasnet import aba_spec, abas, parsing
+from licitacao_pipeline.warehouse.schema import TS, Money, metadata
 
-metadata = sa.MetaData()
+# The portal's tables live in their own module; imported here so ``metadata`` is whole.
+from licitacao_pipeline.warehouse.tables_portal import (  # noqa: F401
+    contratos_a_vencer,
+    estatisticas_contratos,
+    garantias_a_vencer,
+    metricas_painel,
+)
 
-Money = sa.Numeric(18, 2)
 # Maintained by the warehouse itself, never taken from a source record.
 TRACKING_COLUMNS = frozenset(
     [
@@ -21,7 +27,6 @@ TRACKING_COLUMNS = frozenset(
         "removido_motivo",
     ]
 )
-TS = sa.DateTime(timezone=True)
 
 # Flattened from the nested ``contratante`` and ``fornecedor`` objects.
 FLATTENED = [
@@ -67,10 +72,7 @@ contratos = sa.Table(
     # Why removido_em was set: REMOVIDO_AUSENTE or REMOVIDO_FORA_DA_JANELA.
     sa.Column("removido_motivo", sa.Text),
     sa.Column("detalhes_atualizados_em", TS),
-    sa.Column("historico_atualizado_em", TS),
-    sa.Column("empenhos_atualizado_em", TS),
-    sa.Column("itens_atualizado_em", TS),
-    sa.Column("arquivos_atualizado_em", TS),
+    *(sa.Column(f"{aba}_atualizado_em", TS) for aba in abas.ABAS),
     sa.Index("ix_contratos_uasg", "uasg"),
     sa.Index("ix_contratos_vigencia_fim", "vigencia_fim"),
 )
@@ -128,23 +130,29 @@ alertas = sa.Table(
 )
 
 
+_TYPES = {
+    parsing.text: sa.Text,
+    aba_spec.text_or_number: sa.Text,
+    aba_spec.descricao: sa.Text,
+    aba_spec.cpf_mascarado: sa.Text,
+    aba_spec.nome_usuario: sa.Text,
+    aba_spec.sim_nao: sa.Boolean,
+    parsing.day: sa.Date,
+    parsing.money: Money,
+    parsing.integer: sa.BigInteger,
+    parsing.decimal: sa.Numeric,
+    parsing.timestamp: TS,
+    aba_spec.json_value: JSONB,
+}
+
+
 def _aba_table(spec: abas.AbaSpec) -> sa.Table:
-    types = {
-        parsing.text: sa.Text,
-        abas.text_or_number: sa.Text,
-        parsing.day: sa.Date,
-        parsing.money: Money,
-        parsing.integer: sa.BigInteger,
-        parsing.decimal: sa.Numeric,
-        parsing.timestamp: TS,
-        abas.json_value: JSONB,
-    }
     return sa.Table(
         f"contratos_{spec.aba}",
         metadata,
         sa.Column("contrato_id", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
-        *(sa.Column(name, types[conv]) for name, (conv, _) in spec.columns.items()),
+        *(sa.Column(name, _TYPES[conv]) for name, (conv, _) in spec.columns.items()),
         sa.Column("payload", JSONB, nullable=False),
         sa.Column("payload_hash", sa.String(64), nullable=False),
         sa.Column("primeiro_visto_em", TS, nullable=False, server_default=sa.func.now()),
@@ -154,71 +162,6 @@ def _aba_table(spec: abas.AbaSpec) -> sa.Table:
 
 
 ABA_TABLES: dict[str, sa.Table] = {aba: _aba_table(spec) for aba, spec in abas.SPECS.items()}
-
-# --- portal (migration 0005). The materialized view ``painel_contratos`` is created there with
-# SQL (it is not a table); these are the snapshot and report tables written from it.
-Total = sa.Numeric()  # sums of money: unbounded, so thousands of 13-digit values cannot overflow
-
-# One row per UASG per refresh, plus an overall row (uasg NULL); pruned by the cleanup job.
-estatisticas_contratos = sa.Table(
-    "estatisticas_contratos",
-    metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-    sa.Column("calculado_em", TS, nullable=False),
-    sa.Column("data_referencia", sa.Date, nullable=False),  # "today" in São Paulo
-    sa.Column("uasg", sa.String(6)),
-    sa.Column("contratos", sa.Integer, nullable=False),
-    sa.Column("contratos_vigentes", sa.Integer, nullable=False),
-    sa.Column("valor_global_vigentes", Total, nullable=False),
-    sa.Column("total_empenhado", Total, nullable=False),
-    sa.Column("total_liquidado", Total, nullable=False),
-    sa.Column("total_pago", Total, nullable=False),
-    sa.Column("vencendo_30_dias", sa.Integer, nullable=False),
-    sa.Column("vencendo_60_dias", sa.Integer, nullable=False),
-    sa.Column("vencendo_90_dias", sa.Integer, nullable=False),
-    sa.Column("maiores_fornecedores", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
-    sa.Index("ix_estatisticas_contratos_calculado_em", "calculado_em"),
-    sa.Index("ix_estatisticas_contratos_uasg", "uasg", "calculado_em"),
-)
-
-# One row per UASG per evaluation, plus an overall row (uasg NULL) that also carries the run
-# counts; on it the timestamps are the oldest among the UASGs (the worst lag).
-metricas_painel = sa.Table(
-    "metricas_painel",
-    metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-    sa.Column("calculado_em", TS, nullable=False),
-    sa.Column("uasg", sa.String(6)),
-    sa.Column("contratos", sa.Integer, nullable=False),
-    sa.Column("ultima_sincronizacao_em", TS),
-    *(sa.Column(f"{aba}_atualizado_em", TS) for aba in abas.ABAS),
-    sa.Column("uasgs_nunca_sincronizadas", sa.Integer),
-    sa.Column("runs_com_falha_24h", sa.Integer),
-    sa.Column("runs_na_fila", sa.Integer),
-    sa.Column("runs_em_execucao", sa.Integer),
-    sa.Index("ix_metricas_painel_calculado_em", "calculado_em"),
-    sa.Index("ix_metricas_painel_uasg", "uasg", "calculado_em"),
-)
-
-# The latest report of contracts in force whose vigência ends within 90 days (replaced whole).
-contratos_a_vencer = sa.Table(
-    "contratos_a_vencer",
-    metadata,
-    sa.Column("contrato_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("uasg", sa.String(6), nullable=False),
-    sa.Column("unidade_nome", sa.Text),
-    sa.Column("numero", sa.Text),
-    sa.Column("fornecedor_documento", sa.Text),
-    sa.Column("fornecedor_nome", sa.Text),
-    sa.Column("objeto", sa.Text),
-    sa.Column("valor_global", Money),
-    sa.Column("vigencia_fim", sa.Date, nullable=False),
-    sa.Column("dias_para_fim", sa.Integer, nullable=False),
-    sa.Column("faixa_dias", sa.Integer, nullable=False),  # 30, 60 or 90: the smallest that fits
-    sa.Column("data_referencia", sa.Date, nullable=False),
-    sa.Column("gerado_em", TS, nullable=False),
-    sa.Index("ix_contratos_a_vencer_uasg", "uasg"),
-)
 
 # --- follow-up (migration 0006): what a UASG's contract managers keep beside ComprasNet's data,
 # imported from their spreadsheets (job importar_acompanhamento); one row per contract.
@@ -253,7 +196,8 @@ acompanhamento = sa.Table(
 # --- change history (migration 0007): one row per changed field of a contract or of a tracked
 # tab record (see ``warehouse.alteracoes``). Each value sits in the column of its type.
 EVENTOS = ("inserido", "alterado", "removido", "reaparecido")
-ORIGENS = ("contrato", "historico", "empenhos")
+# the contract itself, and each tab whose spec names fields to follow
+ORIGENS = ("contrato", *(a for a, spec in abas.SPECS.items() if spec.historico))
 
 contratos_alteracoes = sa.Table(
     "contratos_alteracoes",
@@ -278,7 +222,8 @@ contratos_alteracoes = sa.Table(
         name="ck_contratos_alteracoes_evento",
     ),
     sa.CheckConstraint(
-        "origem IN ('contrato', 'historico', 'empenhos')", name="ck_contratos_alteracoes_origem"
+        "origem IN (" + ", ".join(f"'{o}'" for o in ORIGENS) + ")",
+        name="ck_contratos_alteracoes_origem",
     ),
     sa.Index("ix_contratos_alteracoes_uasg_visto_em", "uasg", "visto_em"),
     sa.Index("ix_contratos_alteracoes_visto_em", "visto_em"),
