@@ -10,13 +10,15 @@ Out of process, ``python -m comprasnet_simulator`` serves it and
 """
 
 from .control import SimulatorControl
-from .data import ALL_TABS, TABS, brl
+from .data import ALL_TABS, EXTRA_TABS, GENERATED_TABS, TABS, brl
 from .server import COUNT_KINDS, FAULT_KINDS, ComprasNetSimulator
 
 __all__ = [
     "ALL_TABS",
     "COUNT_KINDS",
+    "EXTRA_TABS",
     "FAULT_KINDS",
+    "GENERATED_TABS",
     "TABS",
     "ComprasNetSimulator",
     "SimulatorControl",

@@ -16,18 +16,11 @@ from functools import lru_cache
 from typing import Any
 
 TABS = ("historico", "empenhos", "itens", "arquivos")
-OTHER_TABS = (
-    "cronograma",
-    "garantias",
-    "prepostos",
-    "responsaveis",
-    "faturas",
-    "ocorrencias",
-    "terceirizados",
-    "publicacoes",
-    "despesas_acessorias",
-)
-ALL_TABS = TABS + OTHER_TABS
+EXTRA_TABS = ("cronograma", "garantias", "prepostos", "responsaveis")  # made by abas_extras
+EXTRA_TABS += ("despesas_acessorias", "faturas", "ocorrencias", "terceirizados")
+GENERATED_TABS = TABS + EXTRA_TABS  # the 12 tabs of a contract's ``links``
+OTHER_TABS = ("publicacoes",)  # answers 200 []
+ALL_TABS = GENERATED_TABS + OTHER_TABS
 # Keys of a contract's ``links``, in the order the real service sends them.
 LINK_KEYS = (
     "historico",
@@ -604,6 +597,10 @@ def generate_tab(
         return _itens(rng, contract)
     if tab == "arquivos":
         return _arquivos(rng, contract)
+    if tab in EXTRA_TABS:
+        from . import abas_extras  # imports this module
+
+        return abas_extras.generate(tab, rng, contract, meta, base_url)
     return []
 
 

@@ -25,10 +25,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from . import data
-from .data import ALL_TABS, TABS
+from .data import ALL_TABS, EXTRA_TABS, GENERATED_TABS, TABS
 
 FAULT_KINDS = ("429", "500", "502", "503", "timeout", "reset", "truncated", "html200", "malformed")
-COUNT_KINDS = ("listing", "contrato", *TABS, "other")
+COUNT_KINDS = ("listing", "contrato", *TABS, *EXTRA_TABS, "other")
 
 _RE_LISTING = re.compile(r"^/api/contrato/(inativo/)?ug/([^/]+)/?$")
 _RE_ID = re.compile(r"^/api/contrato/id/([^/]+)/?$")
@@ -55,7 +55,7 @@ def classify(path: str) -> str:
     if _RE_ID.match(path):
         return "contrato"
     m = _RE_TAB.match(path)
-    if m and m.group(1).isdigit() and m.group(2) in TABS:
+    if m and m.group(1).isdigit() and m.group(2) in GENERATED_TABS:
         return m.group(2)
     return "other"
 
@@ -479,7 +479,7 @@ class ComprasNetSimulator:
         """Caller holds the lock; may return internal state (copy before handing out)."""
         if (cid, tab) in self._tabs:
             return self._tabs[(cid, tab)]
-        if self._get(cid) is None or tab not in TABS:
+        if self._get(cid) is None or tab not in GENERATED_TABS:
             return []
         record, meta = self._original(cid)
         return data.generate_tab(tab, record, meta, self.base_url)

@@ -10,11 +10,14 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from decimal import Decimal
 
 import pytest
 import requests
 
 from comprasnet_simulator import (
+    EXTRA_TABS,
+    GENERATED_TABS,
     TABS,
     ComprasNetSimulator,
     SimulatorControl,
@@ -161,10 +164,109 @@ def test_tabs_shapes(sim, http):
     assert all(seen.values())
     ids = [r["id"] for cid in sim.contrato_ids("787010") for t in TABS for r in sim.tab(cid, t)]
     assert len(ids) == len(set(ids))
-    cid = sim.contrato_ids("787010")[0]
-    for other in ("cronograma", "garantias", "responsaveis", "despesas_acessorias", "publicacoes"):
-        r = get(http, sim, f"/api/contrato/{cid}/{other}")
-        assert r.status_code == 200 and r.json() == []
+    r = get(http, sim, f"/api/contrato/{sim.contrato_ids('787010')[0]}/publicacoes")
+    assert r.status_code == 200 and r.json() == []
+
+
+# Field order of the eight other tabs: shared/comprasnet-api-server-2021.md §9-16.
+EXTRA_FIELDS = {
+    "cronograma": "tipo numero receita_despesa observacao mesref anoref vencimento retroativo "
+    "valor",
+    "garantias": "tipo valor vencimento",
+    "prepostos": "usuario email telefonefixo celular doc_formalizacao informacao_complementar "
+    "data_inicio data_fim situacao",
+    "responsaveis": "usuario funcao_id instalacao_id portaria situacao data_inicio data_fim "
+    "telefone_fixo telefone_celular",
+    "despesas_acessorias": "tipo_id recorrencia_id descricao_complementar vencimento valor",
+    "faturas": "tipolistafatura_id justificativafatura_id sfadrao_id numero emissao prazo "
+    "vencimento valor juros multa glosa valorliquido processo protocolo ateste repactuacao "
+    "infcomplementar mesref anoref situacao",
+    "ocorrencias": "numero usuario data ocorrencia notificapreposto emailpreposto "
+    "numeroocorrencia novasituacao situacao arquivos",
+    "terceirizados": "usuario funcao_id descricao_complementar jornada unidade salario custo "
+    "escolaridade_id data_inicio data_fim situacao telefone_fixo telefone_celular "
+    "aux_transporte vale_alimentacao",
+}
+EXTRA_MONEY = {"valor", "juros", "multa", "glosa", "valorliquido", "salario", "custo"}
+EXTRA_MONEY |= {"aux_transporte", "vale_alimentacao"}
+EXTRA_DATES = {"vencimento", "data_inicio", "data_fim", "emissao", "prazo", "protocolo", "ateste"}
+MASKED = re.compile(r"^\*\*\*\.\d{3}\.\d{3}-\*\* - .+")
+SITUACOES_FATURA = {
+    "Pendente", "Pagamento Suspenso", "Pagamento Parcial", "Analisado", "Pronto para Pagamento",
+    "Apropriado Siafi", "Pago",
+}  # fmt: skip
+
+
+def _centavos(text):
+    return int(Decimal(text.replace(".", "").replace(",", ".")) * 100)
+
+
+def test_extra_tabs_shapes(sim, http):
+    """The eight other tabs over HTTP: fields in the reference order and the value formats."""
+    seen = {tab: [] for tab in EXTRA_TABS}
+    for cid in sim.contrato_ids("787010"):
+        contrato = sim.contrato(cid)
+        for tab in EXTRA_TABS:
+            r = get(http, sim, f"/api/contrato/{cid}/{tab}")
+            assert r.status_code == 200
+            for rec in r.json():
+                seen[tab].append(rec)
+                assert list(rec) == ["id", "contrato_id", *EXTRA_FIELDS[tab].split()], tab
+                assert isinstance(rec["id"], int) and rec["contrato_id"] == cid
+                for name, value in rec.items():
+                    if name in EXTRA_MONEY:
+                        assert MONEY.match(value), (tab, name, value)
+                    elif name in EXTRA_DATES:
+                        assert value is None or DAY.match(value), (tab, name, value)
+                    elif name == "usuario":
+                        assert MASKED.match(value), value
+                    elif name in ("retroativo", "repactuacao", "notificapreposto"):
+                        assert value in ("Sim", "Não")
+                    elif name == "situacao" and tab not in ("faturas", "ocorrencias"):
+                        assert value in ("Ativo", "Inativo")
+                if tab == "faturas":
+                    valor, glosa, juros, multa, liquido = (
+                        _centavos(rec[k])
+                        for k in ("valor", "glosa", "juros", "multa", "valorliquido")
+                    )
+                    assert liquido == valor - glosa + juros + multa
+                    assert contrato["vigencia_inicio"] <= rec["emissao"] <= "2026-06-30"
+                    assert rec["emissao"] <= contrato["vigencia_fim"]
+                    assert rec["situacao"] in SITUACOES_FATURA
+                    assert rec["mesref"] in [f"{m:02d}" for m in range(1, 13)]
+                    assert re.match(r"^\d{4}$", rec["anoref"])
+                    assert rec["sfadrao_id"] == "" or re.match(r"^\d{4}NP\d{6}$", rec["sfadrao_id"])
+                if tab == "cronograma":
+                    hist = {(h["tipo"], h["numero"]) for h in sim.tab(cid, "historico")}
+                    assert (rec["tipo"], rec["numero"]) in hist
+                if tab == "ocorrencias":
+                    assert isinstance(rec["numero"], int)
+                    assert rec["numeroocorrencia"] == "" or rec["numeroocorrencia"] < rec["numero"]
+                    assert all(len(a) == 1 for a in rec["arquivos"])
+                if tab == "terceirizados":
+                    assert contrato["categoria"] == "Serviços" and rec["jornada"] in (30, 40, 44)
+    assert all(seen.values()), {tab: len(v) for tab, v in seen.items()}
+    for tab, records in seen.items():
+        assert len({r["id"] for r in records}) == len(records), tab
+    assert any(o["novasituacao"] == " - " for o in seen["ocorrencias"])
+    assert any(f["glosa"] == "0,00" for f in seen["faturas"])
+    assert any(f["glosa"] != "0,00" for f in seen["faturas"])
+    assert {r["situacao"] for r in seen["prepostos"]} == {"Ativo", "Inativo"}
+    assert {r["funcao_id"] for r in seen["responsaveis"]} <= {
+        "Gestor", "Gestor Substituto", "Fiscal Técnico", "Fiscal Administrativo",
+        "Fiscal Requisitante",
+    }  # fmt: skip
+
+    cid = next(c for c in sim.contrato_ids("787010") if sim.tab(c, "faturas"))
+    sim.change_tab_record(cid, "faturas", 0, situacao="Pago")
+    sim.set_tab(cid, "garantias", [{"id": 1, "tipo": "Seguro-garantia"}])
+    assert get(http, sim, f"/api/contrato/{cid}/faturas").json()[0]["situacao"] == "Pago"
+    assert get(http, sim, f"/api/contrato/{cid}/garantias").json() == [
+        {"id": 1, "tipo": "Seguro-garantia"}
+    ]
+    sim.remove_contrato(cid)
+    assert get(http, sim, f"/api/contrato/{cid}/faturas").json() == []
+    assert sim.count("faturas") == len(sim.contrato_ids("787010")) + 3
 
 
 def test_unknown_ug_is_empty(sim, http):
@@ -212,7 +314,7 @@ def test_deterministic_across_instances():
     for uasg in ("787010", "787000"):
         assert all_contracts(a, uasg) == all_contracts(b, uasg)
     cid = a.contrato_ids("787010")[4]
-    assert [a.tab(cid, t) for t in TABS] == [b.tab(cid, t) for t in TABS]
+    assert [a.tab(cid, t) for t in GENERATED_TABS] == [b.tab(cid, t) for t in GENERATED_TABS]
     assert all_contracts(a, "787010") != all_contracts(c, "787010")
 
 
@@ -316,15 +418,17 @@ def test_counts_and_reset(sim, http):
         f"/api/contrato/{cid}/itens",
         f"/api/contrato/{cid}/arquivos",
         f"/api/contrato/{cid}/garantias",
+        f"/api/contrato/{cid}/publicacoes",
         "/_sim/counts",
     ):
         get(http, sim, path)
     assert sim.requests["/api/contrato/ug/787010"] == 2
     assert sim.requests[f"/api/contrato/{cid}/itens"] == 1  # faulted requests count too
     assert "/_sim/counts" not in sim.requests
-    assert sum(sim.requests.values()) == 9
+    assert sum(sim.requests.values()) == 10
     assert sim.count("listing") == 3 and sim.count("contrato") == 1
-    assert [sim.count(t) for t in TABS] == [1, 1, 1, 1] and sim.count("other") == 1
+    assert [sim.count(t) for t in TABS] == [1, 1, 1, 1] and sim.count("garantias") == 1
+    assert sim.count("faturas") == 0 and sim.count("other") == 1  # publicacoes
     sim.reset_counts()
     assert sim.count("listing") == 0 and not sim.requests and sim.max_in_flight == 0
 
