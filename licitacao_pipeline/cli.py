@@ -127,7 +127,7 @@ def _add_sync(sub) -> None:
         action="append",
         choices=ABAS,
         metavar="TAB",
-        help=f"with --contrato: {', '.join(ABAS)} (repeatable; default: all four)",
+        help=f"with --contrato: {', '.join(ABAS)} (repeatable; default: every tab)",
     )
     sync.add_argument(
         "--uasg",

@@ -372,6 +372,7 @@ def test_every_tab_file_has_every_field_and_a_contract_key_no_field_can_hide(
 ):
     """Each tab's CSV: ``contrato_id``, ``contrato_uasg``, ``contrato_numero``, then every field
     of the tab as stored, cell by cell (an empenho's ``numero`` stays the empenho's)."""
+    from licitacao_pipeline.comprasnet.abas import ABAS, SPECS
     from licitacao_pipeline.warehouse.exportacao import TAB_FIELDS
 
     with engine.begin() as conn:  # one change in the history, so `alteracoes` has a row
@@ -386,7 +387,7 @@ def test_every_tab_file_has_every_field_and_a_contract_key_no_field_can_hide(
     from licitacao_pipeline.flows import sinais
 
     sinais.atualizar(engine, DAY + timedelta(days=400))  # open red flags, a tab of their own
-    tabs = ["historico", "empenhos", "itens", "arquivos", "alteracoes", "sinais"]
+    tabs = [*ABAS, "alteracoes", "sinais"]
     result = run_export(db_url, uasgs=["787010"], include_tabs=tabs, nome_arquivo="todas",
                         decimal="iso")  # fmt: skip
     meta = output_metadata(result)
@@ -395,7 +396,9 @@ def test_every_tab_file_has_every_field_and_a_contract_key_no_field_can_hide(
         path = exports / f"todas_{aba}.csv"
         assert aba != "sinais" or meta["linhas_abas"]["sinais"] > 0
         header = path.read_text(encoding="utf-8-sig").splitlines()[0].split(";")
-        fields = [(n, k) for n, k in TAB_FIELDS[aba] if n != "contrato_id"]
+        pessoais = SPECS[aba].pessoais if aba in SPECS else frozenset()
+        fields = [(n, k) for n, k in TAB_FIELDS[aba] if n != "contrato_id" and n not in pessoais]
+        assert not pessoais & set(header), aba  # personal data only when asked for
         assert header == [
             "contrato_id",
             "contrato_uasg",

@@ -26,6 +26,7 @@ import requests
 from licitacao_pipeline import bounded_http
 from licitacao_pipeline.bounded_http import BoundedAdapter, origin
 from licitacao_pipeline.comprasnet import corpos, json_stream
+from licitacao_pipeline.comprasnet.abas import SPECS
 from licitacao_pipeline.comprasnet.corpos import Limite, Listing
 from licitacao_pipeline.comprasnet.errors import (
     ComprasNetBadResponse,
@@ -176,8 +177,11 @@ class ComprasNetClient:
         path = f"/api/contrato/{contrato_id}/{aba}"
         data = self.get_json(path, "aba", aba)
         if not isinstance(data, list):
+            # a tab of personal data (LGPD) is never quoted in an error
+            pessoal = aba in SPECS and bool(SPECS[aba].pessoais)
+            snippet = "(omitido: aba com dados pessoais)" if pessoal else str(data)[:200]
             raise ComprasNetBadResponse(
-                "expected a JSON array", url=self.base_url + path, snippet=str(data)[:200]
+                "expected a JSON array", url=self.base_url + path, snippet=snippet
             )
         return data
 
