@@ -76,6 +76,37 @@ def empenho(conn, cid, eid, pago):
     )
 
 
+def fatura(conn, cid, fid, valor, *, situacao="Pago", vencimento=date(2026, 1, 10)):
+    conn.execute(
+        sa.insert(ABA_TABLES["faturas"]).values(
+            contrato_id=cid,
+            id=fid,
+            numero=f"NF{fid}",
+            valorliquido=Decimal(valor),
+            valor=Decimal(valor),
+            glosa=Decimal(0),
+            situacao=situacao,
+            vencimento=vencimento,
+            payload={},
+            payload_hash=f"f{fid}",
+        )  # fmt: skip
+    )
+
+
+def garantia(conn, cid, gid, vencimento, valor="50.00"):
+    conn.execute(
+        sa.insert(ABA_TABLES["garantias"]).values(
+            contrato_id=cid,
+            id=gid,
+            tipo="Seguro-garantia",
+            valor=Decimal(valor),
+            vencimento=vencimento,
+            payload={},
+            payload_hash=f"g{gid}",
+        )  # fmt: skip
+    )
+
+
 def flags(engine, regra):
     """{contrato_id: row} of the open flags of ``regra``."""
     with engine.connect() as conn:
@@ -231,6 +262,78 @@ def test_paid_above_the_contracts_value(engine):
     assert found[3]["valor_apurado"] == Decimal("1000.01")
     assert found[3]["valor_referencia"] == Decimal("1000.00")
     assert [r["id"] for r in found[3]["registros"]] == [30, 31]
+
+
+def test_paid_above_the_value_according_to_the_faturas_too(engine):
+    with engine.begin() as conn:
+        contrato(conn, 1)  # faturas pagas exactly the value: not above
+        fatura(conn, 1, 10, "1000.00")
+        contrato(conn, 2)  # above by the faturas, the empenhos say less
+        fatura(conn, 2, 20, "700.00")
+        fatura(conn, 2, 21, "300.01")
+        fatura(conn, 2, 22, "5000.00", situacao="Pendente")  # not paid: not counted
+        empenho(conn, 2, 23, "900.00")
+    sinais.atualizar(engine, HOJE)
+    found = flags(engine, "pago_acima_do_valor")
+    assert sorted(found) == [2]
+    assert found[2]["valor_apurado"] == Decimal("1000.01")
+    assert [(r["origem"], r["id"]) for r in found[2]["registros"]] == [
+        ("empenhos", 23), ("faturas", 20), ("faturas", 21)]  # fmt: skip
+    assert found[2]["detalhe"].startswith(
+        "pago segundo os empenhos: R$ 900,00; segundo as faturas: R$ 1.000,01, acima do valor"
+    )
+
+
+def test_a_contract_in_force_whose_guarantees_all_expired(engine):
+    with engine.begin() as conn:
+        contrato(conn, 1)
+        garantia(conn, 1, 10, HOJE)  # at: valid today
+        contrato(conn, 2)
+        garantia(conn, 2, 20, HOJE - timedelta(days=1))  # just expired
+        garantia(conn, 2, 21, HOJE - timedelta(days=400), valor="25.50")
+        contrato(conn, 3)  # one expired, one still valid
+        garantia(conn, 3, 30, HOJE - timedelta(days=5))
+        garantia(conn, 3, 31, HOJE + timedelta(days=90))
+        contrato(conn, 4, vigencia_fim=HOJE - timedelta(days=2))  # not in force any more
+        garantia(conn, 4, 40, HOJE - timedelta(days=1))
+    sinais.atualizar(engine, HOJE)
+    found = flags(engine, "garantia_vencida")
+    assert sorted(found) == [2]
+    assert (found[2]["data_limite"], found[2]["dias"]) == (HOJE - timedelta(days=1), 1)
+    assert found[2]["valor_apurado"] == Decimal("75.50")
+    assert [r["id"] for r in found[2]["registros"]] == [21, 20]
+    with engine.begin() as conn:  # a new guarantee is delivered: resolved
+        garantia(conn, 2, 22, HOJE + timedelta(days=365))
+    assert sinais.atualizar(engine, HOJE).resolvidos == {("garantia_vencida", UASG): 1}
+
+
+def test_faturas_unpaid_more_than_30_days_after_their_due_date(engine):
+    with engine.begin() as conn:
+        contrato(conn, 1)
+        fatura(conn, 1, 10, "100.00", situacao="Pendente", vencimento=HOJE - timedelta(days=30))
+        contrato(conn, 2)
+        fatura(conn, 2, 20, "100.00", situacao="Pendente", vencimento=HOJE - timedelta(days=31))
+        fatura(conn, 2, 21, "50.25", situacao=None, vencimento=HOJE - timedelta(days=90))
+        fatura(conn, 2, 22, "999.00", situacao="Pago", vencimento=HOJE - timedelta(days=90))
+    sinais.atualizar(engine, HOJE)
+    found = flags(engine, "faturas_vencidas_nao_pagas")
+    assert sorted(found) == [2]
+    assert found[2]["valor_apurado"] == Decimal("150.25") and found[2]["dias"] == 90
+    assert [r["id"] for r in found[2]["registros"]] == [21, 20]
+
+
+def test_rules_over_a_tab_the_deployment_does_not_sync_are_skipped(engine):
+    regras = sinais.regras_para(("historico", "empenhos"))
+    assert "garantia_vencida" not in regras and "faturas_vencidas_nao_pagas" not in regras
+    assert "pago_acima_do_valor" in regras
+    with engine.begin() as conn:
+        contrato(conn, 1)
+        garantia(conn, 1, 10, HOJE - timedelta(days=3))
+    sinais.atualizar(engine, HOJE)
+    assert sorted(flags(engine, "garantia_vencida")) == [1]
+    skipped = sinais.atualizar(engine, HOJE, regras=regras)  # not resolved, just not looked at
+    assert "garantia_vencida" not in skipped.abertos_por_regra
+    assert sorted(flags(engine, "garantia_vencida")) == [1]
 
 
 def test_ending_within_30_days_without_a_prorrogacao_is_a_low_warning(engine):

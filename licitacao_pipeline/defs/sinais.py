@@ -5,7 +5,7 @@ that rule grow by more than ``max_novos_por_uasg`` in one refresh)."""
 
 import dagster as dg
 
-from licitacao_pipeline import names
+from licitacao_pipeline import names, settings
 from licitacao_pipeline.defs.metadados import markdown_table
 from licitacao_pipeline.defs.portal import GROUP, PORTAL_FRESHNESS, REFRESH, UPSTREAM
 from licitacao_pipeline.defs.resources import WarehouseResource
@@ -41,7 +41,8 @@ class SinaisConfig(dg.Config):
     ],
     description=(
         "Sinais de alerta: acréscimos acima do limite legal, vigência além do máximo, contrato "
-        "Ativo muito depois do fim, pago acima do valor, fim sem prorrogação. Um por regra e "
+        "Ativo muito depois do fim, pago acima do valor (empenhos e faturas), fim sem "
+        "prorrogação, garantia vencida, faturas vencidas não pagas. Um por regra e "
         "contrato enquanto vale (aberto_em, visto_em); resolvido quando deixa de valer, nunca "
         "apagado; cada sinal novo gera um alerta, por UASG e atualização. Visão: sinais_abertos."
     ),
@@ -49,8 +50,15 @@ class SinaisConfig(dg.Config):
 def sinais_de_alerta(
     context: dg.AssetExecutionContext, config: SinaisConfig, warehouse: WarehouseResource
 ):
+    regras = sinais.regras_para(settings.load().abas())
+    if fora := [r for r in sinais.REGRAS if r not in regras]:
+        context.log.info(
+            f"regras sem sua aba nesta implantação (LICITACAO_ABAS): {', '.join(fora)}"
+        )
     with transient_only(context):
-        feito = sinais.atualizar(warehouse.get_engine(), local_today(), run_id=context.run.run_id)
+        feito = sinais.atualizar(
+            warehouse.get_engine(), local_today(), regras=regras, run_id=context.run.run_id
+        )
     context.log.info(
         f"sinais de alerta: {len(feito.abertos)} abertos agora, "
         f"{sum(feito.resolvidos.values())} resolvidos, {sum(feito.abertos_por_regra.values())} "
@@ -58,6 +66,13 @@ def sinais_de_alerta(
     )
     yield dg.MaterializeResult(metadata=metadata_dos_sinais(feito))
     for regra in sinais.REGRAS:
+        if regra not in regras:
+            yield dg.AssetCheckResult(
+                check_name=f"crescimento_{regra}",
+                passed=True,
+                metadata={"ignorada": f"a aba {sinais.REQUER_ABA[regra]} não é sincronizada"},
+            )
+            continue
         grew = {u: n for u, n in feito.crescimento(regra).items() if n > config.max_novos_por_uasg}
         yield dg.AssetCheckResult(
             check_name=f"crescimento_{regra}",

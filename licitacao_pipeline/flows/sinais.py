@@ -25,8 +25,10 @@ from sqlalchemy.engine import Engine
 from licitacao_pipeline import names
 from licitacao_pipeline.warehouse import alertas as alertas_sql
 from licitacao_pipeline.warehouse import sinais as sql
+from licitacao_pipeline.warehouse.sinais_regras import REQUER_ABA, regras_para
 
 REGRAS = tuple(sql.REGRAS)
+__all__ = ["REGRAS", "REQUER_ABA", "abertos", "atualizar", "regras_para"]
 SEVERIDADE = {"alta": 0, "media": 1, "baixa": 2}
 MAX_NO_ALERTA = 50  # flags listed in one alert's detalhes (the count is always whole)
 
