@@ -32,7 +32,7 @@ _INSTALACOES = ("Edifício Sede", "Almoxarifado Central", "Bloco B", "Anexo I", 
 _SITUACOES_FATURA = ("Pago", "Pendente", "Pagamento Parcial", "Pagamento Suspenso")
 _SITUACOES_FATURA += ("Apropriado Siafi", "Pronto para Pagamento", "Analisado")
 # weights of _SITUACOES_FATURA: more than 60 days past due, past due, not yet due
-_PESOS_FATURA = ((85, 7, 3, 3, 2, 0, 0), (45, 20, 0, 5, 15, 10, 0), (10, 35, 0, 0, 15, 15, 25))
+_PESOS_FATURA = ((96, 2, 1, 1, 0, 0, 0), (70, 12, 0, 5, 13, 0, 0), (10, 35, 0, 0, 15, 15, 25))
 _LISTA_FATURA = {"Serviços": "PRESTAÇÃO DE SERVIÇOS", "Compras": "FORNECIMENTO DE BENS"}
 _SITUACOES_OCORRENCIA = ("Pendente", "Atendida", "Atendida Parcialmente", "Não Atendida")
 # ocorrência texts by categoria: C Compras, S the others, * all
@@ -271,7 +271,7 @@ def _faturas(rng: random.Random, c: dict, meta: dict, base_url: str) -> Iterator
         emissao = max(inicio, end - gap * (n - 1 - k) - rng.randrange(0, 4))
         ref = date.fromordinal(emissao - 15 if emissao - 15 >= inicio else emissao)
         vencimento = emissao + 30
-        valor = base if servico and rng.random() < 0.7 else int(base * rng.uniform(0.85, 1.1))
+        valor = base if servico and rng.random() < 0.7 else int(base * rng.uniform(0.8, 1.0))
         glosa = 0 if rng.random() < 0.8 else int(valor * rng.uniform(0.005, 0.1))
         juros = 0 if rng.random() < 0.92 else int(valor * rng.uniform(0.001, 0.01))
         multa = 0 if rng.random() < 0.95 else int(valor * 0.02)
