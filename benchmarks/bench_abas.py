@@ -1,11 +1,12 @@
-"""Tabs benchmark: a full sync with tabs against the physical limit, a bare client and the seeds.
+"""Tabs benchmark: a full sync with tabs against the physical limit, a bare client and the old
+service's one-request-at-a-time sync.
 
 Simulator latency L = 50 ms, 500 contracts, concurrency C = 8 (defaults; see --help).
   T_min    = L x (1 + tab requests / C)   the physical limit for the tab requests at C in flight
   bare     = the same tab requests from 8 plain threads (requests + json, nothing stored): on 2
              cores the simulator's own CPU keeps everyone above T_min, the bare client shows how
              far above
-  baseline = seed-style: listing, then per contract a fresh /api/contrato/id/{id} and its four
+  baseline = the old service: listing, then per contract a fresh /api/contrato/id/{id} and its four
              tabs, sequentially, over one keep-alive session, without writing anything
 Targets: ours <= 1.15 x T_min; >= 6x faster than the baseline; unchanged re-sync >= 100x fewer
 requests than the baseline.
@@ -166,7 +167,7 @@ def main() -> None:
         "bare); the rest is Dagster's run bookkeeping"
     )
     print(
-        f"seed-style baseline           : {base_time:.2f} s, {base_requests} requests "
+        f"old sequential baseline       : {base_time:.2f} s, {base_requests} requests "
         f"-> ours is {base_time / full:.1f}x faster (target >= 6)"
     )
     print(

@@ -55,7 +55,7 @@ class BodyCapExceeded(OSError):
 
 class BodyTooLarge(Exception):
     def __init__(self, limit: int):
-        super().__init__(f"more than {limit} bytes")
+        super().__init__(f"mais de {limit} bytes")
         self.limit = limit
 
 
@@ -95,13 +95,13 @@ class _DeadlineIO(io.RawIOBase):
         if self.cap is not None:
             room = self.cap - self.count
             if room <= 0:
-                raise BodyCapExceeded(f"error body over {ERROR_BODY_CAP} bytes: not read")
+                raise BodyCapExceeded(f"corpo de erro acima de {ERROR_BODY_CAP} bytes: não lido")
             buffer = memoryview(buffer)[:room]
         if self.at is not None:
             left = self.at - time.monotonic()
             if left <= 0:
                 _local.expired = self.budget
-                raise DeadlineExceeded(f"whole-request deadline of {self.budget:g}s passed")
+                raise DeadlineExceeded(f"prazo total da requisição de {self.budget:g}s esgotado")
             rt = self.read_timeout
             self.sock.settimeout(left if rt is None else min(rt, left))
         try:
@@ -110,7 +110,7 @@ class _DeadlineIO(io.RawIOBase):
             if self.at is not None and time.monotonic() >= self.at:
                 _local.expired = self.budget
                 raise DeadlineExceeded(
-                    f"whole-request deadline of {self.budget:g}s passed"
+                    f"prazo total da requisição de {self.budget:g}s esgotado"
                 ) from None
             raise
         self.count += n or 0
@@ -213,7 +213,7 @@ class _Inflater:
     def __init__(self, encoding: str):
         coding = encoding.strip().lower()
         if coding not in ("", "identity", "gzip", "x-gzip", "deflate"):
-            raise BadEncoding(f"Content-Encoding {encoding!r} (only gzip was asked for)")
+            raise BadEncoding(f"Content-Encoding {encoding!r} (só gzip foi pedido)")
         self.identity = coding in ("", "identity")
         self.zlib = None if self.identity else zlib.decompressobj(47)  # gzip or zlib header
 
@@ -233,11 +233,11 @@ class _Inflater:
                 if not data and len(out) < _STEP:  # a full step may leave output pending
                     return
         except zlib.error as exc:
-            raise BadEncoding(f"compressed body does not decompress: {exc}") from None
+            raise BadEncoding(f"o corpo comprimido não descomprime: {exc}") from None
 
     def finish(self) -> None:
         if not self.identity and not self.zlib.eof:
-            raise BadEncoding("compressed body ends before its end (cut)")
+            raise BadEncoding("o corpo comprimido termina antes do fim (cortado)")
 
 
 def read_body(

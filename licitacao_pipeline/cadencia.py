@@ -66,12 +66,12 @@ def parse_cadencia(spec: str | None, var: str = CADENCIA_VAR) -> dict[str, float
         aba = aba.strip()
         if not sep or aba not in ABAS_CONHECIDAS:
             raise ValueError(
-                f"{var}: {part.strip()!r}: expected aba=horas with aba one of "
+                f"{var}: {part.strip()!r}: esperava aba=horas com aba entre "
                 f"{', '.join(ABAS_CONHECIDAS)}"
             )
         value = positive_number(horas)
         if value is None:
-            raise ValueError(f"{var}: {part.strip()!r}: hours must be a positive number")
+            raise ValueError(f"{var}: {part.strip()!r}: as horas devem ser um número positivo")
         cadencia[aba] = value
     return cadencia
 
@@ -84,7 +84,7 @@ def parse_abas(spec: str | None, var: str = ABAS_VAR) -> tuple[str, ...]:
     unknown = [n for n in names if n not in ABAS_CONHECIDAS]
     if unknown:
         raise ValueError(
-            f"{var}: unknown tab(s) {', '.join(unknown)}; expected some of "
+            f"{var}: aba(s) desconhecida(s) {', '.join(unknown)}; esperava algumas de "
             f"{', '.join(ABAS_CONHECIDAS)}"
         )
     return tuple(a for a in ABAS_CONHECIDAS if a in names)

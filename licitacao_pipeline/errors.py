@@ -26,7 +26,7 @@ class Recusado(Exception):
 class ConfigRecusada(Recusado, ValueError):
     """An invalid option of a job's config; the message starts with the option's name."""
 
-    prefixo = "invalid config"
+    prefixo = "configuração inválida"
 
     def __init__(self, name: str, problem: str):
         super().__init__(f"{name}: {problem}")

@@ -58,7 +58,7 @@ def _positive_float(raw: str | None, var: str) -> float | None:
         return None
     value = positive_number(text)
     if value is None:
-        raise SettingError(f"{var}={text!r}: expected a positive number")
+        raise SettingError(f"{var}={text!r}: esperava um número positivo")
     return value
 
 
@@ -77,7 +77,9 @@ def _rajada(raw: str | None) -> int:
     if not text:
         return cad.RAJADA_PADRAO
     if not text.isdigit() or int(text) < 1:
-        raise SettingError(f"{cad.RAJADA_VAR}={text!r}: expected a whole number of requests >= 1")
+        raise SettingError(
+            f"{cad.RAJADA_VAR}={text!r}: esperava um número inteiro de requisições >= 1"
+        )
     return int(text)
 
 
@@ -123,7 +125,7 @@ class Settings:
             entries += lista.entries_from_file(self.uasgs_file)
         if self.uasgs_spec:
             entries += lista.entries_from_spec(self.uasgs_spec, UASGS_VAR)
-        return lista.unique(entries or lista.entries_from_spec(DEFAULT_UASGS, "default UASGs"))
+        return lista.unique(entries or lista.entries_from_spec(DEFAULT_UASGS, "UASGs padrão"))
 
     def window(self) -> tuple[time, time]:
         return lista.parse_window(self.window_spec or DEFAULT_WINDOW)
@@ -191,15 +193,18 @@ def _parse(values: tuple[str | None, ...], cwd: str) -> Settings:
     ambiente = (raw[AMBIENTE_VAR] or "").strip() or "desenvolvimento"
     if ambiente not in AMBIENTES:
         raise WarehouseNotConfigured(
-            f"{AMBIENTE_VAR}={ambiente!r} is not one of {', '.join(AMBIENTES)}"
+            f"{AMBIENTE_VAR}={ambiente!r} não está entre {', '.join(AMBIENTES)}"
         )
     data = _path(raw["LICITACAO_DATA_DIR"], Path(DEFAULT_DATA_DIR).resolve())
     retries = (raw["LICITACAO_STEP_RETRIES"] or "3").strip()
     delay = (raw["LICITACAO_STEP_RETRY_DELAY_SECONDS"] or "120").strip()
     try:
         step_retries, step_delay = int(retries), float(delay)
-    except ValueError as exc:
-        raise SettingError(f"LICITACAO_STEP_RETRIES / _DELAY_SECONDS: {exc}") from None
+    except ValueError:
+        raise SettingError(
+            f"LICITACAO_STEP_RETRIES={retries!r} / LICITACAO_STEP_RETRY_DELAY_SECONDS={delay!r}: "
+            "esperava um número inteiro de novas tentativas e um número de segundos"
+        ) from None
     values_ = {
         "ambiente": ambiente,
         "database_url": raw["DATABASE_URL"] or None,

@@ -48,7 +48,7 @@ class Uasg:
     nome: str | None = None
 
 
-# An entry and where it was configured ("uasgs.csv line 4"), for error messages.
+# An entry and where it was configured ("uasgs.csv linha 4"), for error messages.
 _Entry = tuple[Uasg, str]
 
 
@@ -56,7 +56,7 @@ def parse_hour(text: str, where: str) -> time:
     m = _HOUR.match(text.strip())
     if not m:
         raise UasgConfigError(
-            f"{where}: invalid hour {text.strip()!r} (expected HH:MM, 00:00-23:59)"
+            f"{where}: hora inválida {text.strip()!r} (esperava HH:MM, 00:00-23:59)"
         )
     return time(int(m.group(1)), int(m.group(2)))
 
@@ -65,8 +65,8 @@ def _uasg(codigo: str, hora: str | None, nome: str | None, where: str) -> Uasg:
     codigo = codigo.strip()
     if not is_uasg(codigo):
         raise UasgConfigError(
-            f"{where}: invalid UASG code {codigo!r} (expected exactly 6 digits, "
-            "leading zeros kept: write 012345, not 12345)"
+            f"{where}: código de UASG inválido {codigo!r} (esperava exatamente 6 dígitos, "
+            "com os zeros à esquerda: escreva 012345, não 12345)"
         )
     hora_ = parse_hour(hora, where) if hora and hora.strip() else None
     return Uasg(codigo, hora_, (nome or "").strip() or None)
@@ -78,9 +78,9 @@ def _raise_errors(errors: list[str]) -> None:
     if errors:
         listed = errors[:_MAX_LISTED_ERRORS]
         more = len(errors) - len(listed)
-        tail = f"\n  ... and {more} more" if more else ""
+        tail = f"\n  ... e mais {more}" if more else ""
         raise UasgConfigError(
-            f"{len(errors)} invalid UASG entries:\n  " + "\n  ".join(listed) + tail
+            f"{len(errors)} entradas de UASG inválidas:\n  " + "\n  ".join(listed) + tail
         )
 
 
@@ -111,9 +111,9 @@ def _env_entries(spec: str, var: str) -> list[_Entry]:
         entry = raw.strip()
         if entry:
             codigo, _, hora = entry.partition("@")
-            items.append(({"codigo": codigo, "hora": hora}, f"{var} entry {i} ({entry!r})"))
+            items.append(({"codigo": codigo, "hora": hora}, f"{var} entrada {i} ({entry!r})"))
     if not items:
-        raise UasgConfigError(f"{var}: no UASG configured")
+        raise UasgConfigError(f"{var}: nenhuma UASG configurada")
     return _collect(items)
 
 
@@ -123,24 +123,25 @@ def _csv_entries(path: Path, text: str) -> list[_Entry]:
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         header = [h.strip().lower() for h in next(reader)]
-        _check_columns(header, f"{path} line 1")
+        _check_columns(header, f"{path} linha 1")
         items: list[_Item] = []
         for row in reader:
-            where = f"{path} line {reader.line_num}"
+            where = f"{path} linha {reader.line_num}"
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) > len(header):
                 problem = (
-                    f"{where}: {len(row)} values for {len(header)} columns "
-                    f"({delimiter.join(header)}); quote a name containing {delimiter!r}"
+                    f"{where}: {len(row)} valores para {len(header)} colunas "
+                    f"({delimiter.join(header)}); ponha entre aspas um nome que contenha "
+                    f"{delimiter!r}"
                 )
                 items.append((UasgConfigError(problem), where))
             else:
                 items.append((dict(zip(header, row, strict=False)), where))
     except csv.Error as exc:
-        raise UasgConfigError(f"{path} line {reader.line_num}: {exc}") from exc
+        raise UasgConfigError(f"{path} linha {reader.line_num}: {exc}") from exc
     if not items:
-        raise UasgConfigError(f"{path}: no UASG listed (only a header)")
+        raise UasgConfigError(f"{path}: nenhuma UASG listada (só um cabeçalho)")
     return _collect(items)
 
 
@@ -148,12 +149,12 @@ def _check_columns(header: list[str], where: str) -> None:
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
         raise UasgConfigError(
-            f"{where}: unknown column {unknown[0]!r} (allowed: codigo, hora, nome)"
+            f"{where}: coluna desconhecida {unknown[0]!r} (permitidas: codigo, hora, nome)"
         )
     if len(set(header)) != len(header):
-        raise UasgConfigError(f"{where}: a column is repeated ({', '.join(header)})")
+        raise UasgConfigError(f"{where}: uma coluna se repete ({', '.join(header)})")
     if "codigo" not in header:
-        raise UasgConfigError(f"{where}: missing column 'codigo' (header: codigo,hora,nome)")
+        raise UasgConfigError(f"{where}: falta a coluna 'codigo' (cabeçalho: codigo,hora,nome)")
 
 
 def _yaml_entries(path: Path, text: str) -> list[_Entry]:
@@ -162,16 +163,16 @@ def _yaml_entries(path: Path, text: str) -> list[_Entry]:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        raise UasgConfigError(f"{path}: invalid YAML: {exc}") from exc
+        raise UasgConfigError(f"{path}: YAML inválido: {exc}") from exc
     if root is None:
-        raise UasgConfigError(f"{path}: empty file")
+        raise UasgConfigError(f"{path}: arquivo vazio")
     if not isinstance(root, yaml.SequenceNode):
-        raise UasgConfigError(f"{path}: expected a list of mappings {{codigo, hora?, nome?}}")
+        raise UasgConfigError(f"{path}: esperava uma lista de mapeamentos {{codigo, hora?, nome?}}")
     if not root.value:
-        raise UasgConfigError(f"{path}: no UASG listed (empty list)")
+        raise UasgConfigError(f"{path}: nenhuma UASG listada (lista vazia)")
     items: list[_Item] = []
     for i, node in enumerate(root.value, 1):
-        where = f"{path} entry {i} (line {node.start_mark.line + 1})"
+        where = f"{path} entrada {i} (linha {node.start_mark.line + 1})"
         try:
             items.append((_yaml_fields(node, where), where))
         except UasgConfigError as exc:
@@ -181,16 +182,18 @@ def _yaml_entries(path: Path, text: str) -> list[_Entry]:
 
 def _yaml_fields(node: yaml.Node, where: str) -> dict[str, str]:
     if not isinstance(node, yaml.MappingNode):
-        raise UasgConfigError(f"{where}: expected a mapping {{codigo, hora?, nome?}}")
+        raise UasgConfigError(f"{where}: esperava um mapeamento {{codigo, hora?, nome?}}")
     fields: dict[str, str] = {}
     for key, value in node.value:
         name = str(key.value)
         if name not in COLUMNS:
-            raise UasgConfigError(f"{where}: unknown key {name!r} (allowed: codigo, hora, nome)")
+            raise UasgConfigError(
+                f"{where}: chave desconhecida {name!r} (permitidas: codigo, hora, nome)"
+            )
         if name in fields:
-            raise UasgConfigError(f"{where}: key {name!r} is repeated")
+            raise UasgConfigError(f"{where}: a chave {name!r} se repete")
         if not isinstance(value, yaml.ScalarNode):
-            raise UasgConfigError(f"{where}: {name} must be a single value")
+            raise UasgConfigError(f"{where}: {name} deve ser um valor só")
         if value.tag != "tag:yaml.org,2002:null":  # `nome:`, `nome: ~`, `nome: null`
             fields[name] = value.value
     return fields
@@ -199,15 +202,17 @@ def _yaml_fields(node: yaml.Node, where: str) -> dict[str, str]:
 def _file_entries(path: Path) -> list[_Entry]:
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".yaml", ".yml"):
-        raise UasgConfigError(f"{UASGS_FILE_VAR}: {path} must end in .csv, .yaml or .yml")
+        raise UasgConfigError(f"{UASGS_FILE_VAR}: {path} deve terminar em .csv, .yaml ou .yml")
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        raise UasgConfigError(f"{UASGS_FILE_VAR}: cannot read {path} ({exc.strerror})") from exc
+        raise UasgConfigError(
+            f"{UASGS_FILE_VAR}: não foi possível ler {path} ({exc.strerror})"
+        ) from exc
     except UnicodeDecodeError as exc:
-        raise UasgConfigError(f"{path}: not UTF-8 (byte {exc.start})") from exc
+        raise UasgConfigError(f"{path}: não é UTF-8 (byte {exc.start})") from exc
     if not text.strip():
-        raise UasgConfigError(f"{path}: empty file")
+        raise UasgConfigError(f"{path}: arquivo vazio")
     return _csv_entries(path, text) if suffix == ".csv" else _yaml_entries(path, text)
 
 
@@ -216,7 +221,7 @@ def _unique(entries: list[_Entry]) -> tuple[Uasg, ...]:
     errors = []
     for uasg, where in entries:
         if uasg.codigo in first:
-            errors.append(f"UASG {uasg.codigo} is listed twice: {first[uasg.codigo]} and {where}")
+            errors.append(f"UASG {uasg.codigo} listada duas vezes: {first[uasg.codigo]} e {where}")
         else:
             first[uasg.codigo] = where
     _raise_errors(errors)
@@ -251,10 +256,12 @@ def read_uasgs_file(path: str | Path) -> tuple[Uasg, ...]:
 def parse_window(spec: str, var: str = WINDOW_VAR) -> tuple[time, time]:
     start, sep, end = spec.partition("-")
     if not sep:
-        raise UasgConfigError(f"{var}: invalid window {spec!r} (expected HH:MM-HH:MM)")
+        raise UasgConfigError(f"{var}: janela inválida {spec!r} (esperava HH:MM-HH:MM)")
     t0, t1 = parse_hour(start, var), parse_hour(end, var)
     if t1 <= t0:
-        raise UasgConfigError(f"{var}: window end {t1:%H:%M} must be after start {t0:%H:%M}")
+        raise UasgConfigError(
+            f"{var}: o fim da janela {t1:%H:%M} deve ser depois do início {t0:%H:%M}"
+        )
     return t0, t1
 
 
@@ -264,8 +271,8 @@ def parse_positive_int(spec: str, var: str, maximum: int | None = None) -> int:
     except ValueError:
         value = 0
     if value < 1 or (maximum is not None and value > maximum):
-        limit = f" up to {maximum}" if maximum is not None else ""
-        raise UasgConfigError(f"{var}: expected a whole number from 1{limit}, got {spec!r}")
+        limit = f" a {maximum}" if maximum is not None else ""
+        raise UasgConfigError(f"{var}: esperava um número inteiro de 1{limit}, veio {spec!r}")
     return value
 
 

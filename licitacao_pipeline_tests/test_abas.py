@@ -175,7 +175,7 @@ def test_network_failure_on_one_contract_tab_is_visible_and_retried_next_run(
     result = sync_all(fast)
     meta = tab_meta(result, "empenhos")
     assert meta["contratos_com_falha"] == 1 and meta["amostras_falhas"][0]["contrato_id"] == bad
-    assert "request failed after retries" in meta["amostras_falhas"][0]["erro"]
+    assert "a requisição falhou após as novas tentativas" in meta["amostras_falhas"][0]["erro"]
     assert meta["contratos_com_falha_persistente"] == 0
     assert meta["contratos_sincronizados"] == len(ids) - 1
     assert not checks(result)[("contratos_empenhos", "sem_falhas")].passed
@@ -525,5 +525,5 @@ def test_a_stopped_client_never_passes_for_a_synced_tab(sim, resources, engine):
         t = result.totals[aba]
         assert (t.sincronizados, t.falhas, t.falhas_inesperadas) == (0, 1, 1), aba
         assert t.amostras_falhas == [
-            {"contrato_id": cid, "erro": "request cancelled: the client was stopped"}
+            {"contrato_id": cid, "erro": "requisição cancelada: o cliente foi parado"}
         ]

@@ -255,7 +255,7 @@ def test_a_failed_sync_records_nothing(sim, resources, engine):
     for cid in ids[5:]:  # most contracts vanish: the run is refused after writing its batch
         sim.remove_contrato(cid)
     result = sync(resources, tabs=False, raise_on_error=False)
-    assert "vanished from the listing" in failure_message(result)
+    assert "sumiram da listagem" in failure_message(result)
     assert events(engine) == []
     assert rows(engine, where="id = :i", i=ids[0])[0]["valor_global"] != Decimal("1.00")
 

@@ -126,11 +126,11 @@ def run_main(capsys, *argv) -> tuple[int, str]:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        ((), "give one or more UASGs, or --contrato ID"),
-        (("--contrato", "78701000001", "--tab", "resumo"), "invalid choice: 'resumo'"),
-        (("78701",), "invalid UASG '78701' (6 digits, leading zeros kept)"),
-        (("--contrato", "78701000001", "--completa"), "--full goes with UASGs"),
-        (("787010", "--tab", "itens"), "--uasg and --tab go with --contrato"),
+        ((), "informe uma ou mais UASGs, ou --contrato ID"),
+        (("--contrato", "78701000001", "--tab", "resumo"), "escolha inválida: 'resumo'"),
+        (("78701",), "UASG inválida '78701' (6 dígitos, com os zeros à esquerda)"),
+        (("--contrato", "78701000001", "--completa"), "--full vai com UASGs"),
+        (("787010", "--tab", "itens"), "--uasg e --tab vão com --contrato"),
     ],
 )
 def test_sync_argument_errors_exit_2(sync_env, capsys, argv, message):
@@ -148,8 +148,8 @@ def test_sync_explains_an_unreachable_webserver(sync_env):
     )
     assert proc.returncode == 2, proc.stderr
     assert (
-        f"cannot reach the Dagster webserver at {url}: start it with `licitacao dev`, or pass --url"
-        in proc.stderr
+        f"o webserver do Dagster em {url} está inacessível: inicie-o com `licitacao dev`, ou "
+        "informe --url" in proc.stderr
     )
 
 
@@ -182,7 +182,7 @@ def test_sync_sends_basic_auth_from_the_environment_and_explains_a_refusal(
     finally:
         server.shutdown()
     assert code == 2
-    assert f"the webserver at {url} refused the credentials (HTTP 401)" in output
+    assert f"o webserver em {url} recusou as credenciais (HTTP 401)" in output
     assert _Refusing.seen == ["Basic " + base64.b64encode(b"ana:s3gredo").decode()]
     assert "s3gredo" not in output
 
@@ -195,9 +195,9 @@ def test_sync_contrato_finds_its_uasg_at_comprasnet_or_says_it_cannot(
         url = closed_port_url()
         known = str(sim.contrato_ids("787010")[0])
         code, output = run_main(capsys, "sync", "--contrato", known, "--url", url)
-        assert code == 2 and f"contract {known}: UASG 787010 (from ComprasNet)" in output
-        assert "cannot reach the Dagster webserver" in output  # then it would have submitted
+        assert code == 2 and f"contrato {known}: UASG 787010 (do ComprasNet)" in output
+        assert "está inacessível: inicie-o com" in output  # then it would have submitted
         code, output = run_main(capsys, "sync", "--contrato", "78701099999", "--url", url)
     assert code == 2, output
-    assert "contract 78701099999 is not in the warehouse and ComprasNet" in output
-    assert "does not know it (404)" in output
+    assert "o contrato 78701099999 não está no warehouse e o ComprasNet" in output
+    assert "não o conhece (404)" in output

@@ -96,19 +96,22 @@ STATUS_TRANSIENT = {
 @pytest.mark.parametrize("status,transient", STATUS_TRANSIENT.items())
 def test_only_429_and_5xx_http_errors_are_transient(status, transient):
     cls = ComprasNetNotFound if status == 404 else ComprasNetHTTPError
-    exc = cls("HTTP error", url="http://x/api/contrato/1/itens", status=status)
+    exc = cls("erro HTTP", url="http://x/api/contrato/1/itens", status=status)
     assert exc.transient is transient
     assert is_transient(exc) is transient
 
 
 def test_an_http_error_without_a_status_is_transient():
-    assert ComprasNetHTTPError("HTTP error", url="http://x").transient is True
+    assert ComprasNetHTTPError("erro HTTP", url="http://x").transient is True
 
 
 @pytest.mark.parametrize(
     "exc,transient",
     [
-        (ComprasNetUnavailable("request failed after retries", url="http://x"), True),
+        (
+            ComprasNetUnavailable("a requisição falhou após as novas tentativas", url="http://x"),
+            True,
+        ),
         (ComprasNetBadResponse("invalid JSON", url="http://x", status=200), True),
         (OperationalError("SELECT 1", {}, Exception("server closed the connection")), True),
         (InterfaceError("SELECT 1", {}, Exception("connection already closed")), True),
@@ -117,7 +120,7 @@ def test_an_http_error_without_a_status_is_transient():
         (RecordError("valor_global: valor monetário inválido"), False),
         (ValueError("bad"), False),
         (KeyError("id"), False),
-        (ComprasNetCancelled("the client was stopped"), False),
+        (ComprasNetCancelled("o cliente foi parado"), False),
     ],
     ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
 )
@@ -126,14 +129,14 @@ def test_step_retries_only_transient_faults(exc, transient):
 
 
 def test_errors_name_the_url_the_status_and_what_came_back():
-    exc = ComprasNetHTTPError("HTTP error", url="http://x/a", status=503, snippet="<html>")
-    assert str(exc) == "HTTP error [url=http://x/a status=503] body starts: '<html>'"
+    exc = ComprasNetHTTPError("erro HTTP", url="http://x/a", status=503, snippet="<html>")
+    assert str(exc) == "erro HTTP [url=http://x/a status=503] início do corpo: '<html>'"
     assert (exc.url, exc.status, exc.snippet) == ("http://x/a", 503, "<html>")
-    bare = ComprasNetUnavailable("request failed", url="http://x/b")
-    assert str(bare) == "request failed [url=http://x/b]"
+    bare = ComprasNetUnavailable("a requisição falhou", url="http://x/b")
+    assert str(bare) == "a requisição falhou [url=http://x/b]"
     assert (bare.url, bare.status, bare.snippet) == ("http://x/b", None, "")
-    missing = ComprasNetNotFound("HTTP error", url="http://x/c", status=404, snippet="{}")
-    assert str(missing) == "HTTP error [url=http://x/c status=404] body starts: '{}'"
+    missing = ComprasNetNotFound("erro HTTP", url="http://x/c", status=404, snippet="{}")
+    assert str(missing) == "erro HTTP [url=http://x/c status=404] início do corpo: '{}'"
     assert (missing.url, missing.status, missing.snippet) == ("http://x/c", 404, "{}")
 
 

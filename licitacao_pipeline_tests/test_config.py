@@ -53,12 +53,12 @@ def test_env_override_keeps_leading_zeros_and_optional_hours():
 @pytest.mark.parametrize(
     "spec,bad",
     [
-        ("78701", "entry 1 ('78701'): invalid UASG code '78701'"),
-        ("787010,abc123", "entry 2 ('abc123')"),
-        ("787010@25:00", "invalid hour '25:00'"),
-        ("787010@9h", "entry 1 ('787010@9h')"),
-        ("787010,787010", "787010 is listed twice: LICITACAO_UASGS entry 1"),
-        ("", "no UASG"),
+        ("78701", "entrada 1 ('78701'): código de UASG inválido '78701'"),
+        ("787010,abc123", "entrada 2 ('abc123')"),
+        ("787010@25:00", "hora inválida '25:00'"),
+        ("787010@9h", "entrada 1 ('787010@9h')"),
+        ("787010,787010", "787010 listada duas vezes: LICITACAO_UASGS entrada 1"),
+        ("", "nenhuma UASG"),
     ],
 )
 def test_invalid_env_entries_name_the_bad_entry(spec, bad):
@@ -116,8 +116,8 @@ def test_yaml_integer_code_needing_zero_padding_is_rejected(tmp_path):
     with pytest.raises(UasgConfigError) as err:
         read_uasgs_file(path)
     message = str(err.value)
-    assert f"{path} entry 2 (line 2)" in message
-    assert "'12345'" in message and "write 012345" in message
+    assert f"{path} entrada 2 (linha 2)" in message
+    assert "'12345'" in message and "escreva 012345" in message
 
 
 def test_file_and_env_are_united_file_first(tmp_path):
@@ -134,34 +134,50 @@ def test_a_code_in_both_sources_names_both_places(tmp_path):
     with pytest.raises(UasgConfigError) as err:
         load_uasgs({"LICITACAO_UASGS_FILE": str(path), "LICITACAO_UASGS": "010101,787010@09:00"})
     assert str(err.value) == (
-        f"UASG 787010 is listed twice: {path} line 3 and LICITACAO_UASGS entry 2 ('787010@09:00')"
+        f"UASG 787010 listada duas vezes: {path} linha 3 e LICITACAO_UASGS entrada 2 "
+        "('787010@09:00')"
     )
 
 
 def test_a_code_twice_in_one_file_names_both_lines(tmp_path):
     path = write(tmp_path, "u.yaml", "- codigo: '787010'\n- codigo: '010101'\n- codigo: 787010\n")
-    with pytest.raises(UasgConfigError, match=r"entry 1 \(line 1\) and .*entry 3 \(line 3\)"):
+    with pytest.raises(UasgConfigError, match=r"entrada 1 \(linha 1\) e .*entrada 3 \(linha 3\)"):
         read_uasgs_file(path)
 
 
 @pytest.mark.parametrize(
     "name,text,where,what",
     [
-        ("u.csv", "codigo,hora\n787010,09:00\n7870,\n", "line 3", "invalid UASG code '7870'"),
-        ("u.csv", "codigo;hora\n787010;9:00\n", "line 2", "invalid hour '9:00'"),
-        ("u.csv", "codigo,horario\n787010,09:00\n", "line 1", "unknown column 'horario'"),
-        ("u.csv", "hora,nome\n09:00,X\n", "line 1", "missing column 'codigo'"),
-        ("u.csv", "codigo,nome\n787010,A,B\n", "line 2", "3 values for 2 columns"),
-        ("u.csv", "codigo,hora\n", "", "no UASG listed"),
-        ("u.csv", "\ufeff \n\n", "", "empty file"),
-        ("u.yaml", "", "", "empty file"),
-        ("u.yaml", "- codigo: '787010'\n  horario: 09:00\n", "entry 1 (line 1)", "unknown key"),
-        ("u.yaml", "- codigo: '787010'\n- 010101\n", "entry 2 (line 2)", "expected a mapping"),
-        ("u.yaml", "- codigo: [787010]\n", "entry 1 (line 1)", "single value"),
-        ("u.yaml", "- {codigo: 787010, hora: 24:00}\n", "entry 1", "invalid hour '24:00'"),
-        ("u.yaml", "codigo: 787010\n", "", "expected a list"),
-        ("u.yaml", "- codigo: '787010\n", "", "invalid YAML"),
-        ("u.txt", "787010\n", "", "must end in .csv, .yaml or .yml"),
+        (
+            "u.csv",
+            "codigo,hora\n787010,09:00\n7870,\n",
+            "linha 3",
+            "código de UASG inválido '7870'",
+        ),
+        ("u.csv", "codigo;hora\n787010;9:00\n", "linha 2", "hora inválida '9:00'"),
+        ("u.csv", "codigo,horario\n787010,09:00\n", "linha 1", "coluna desconhecida 'horario'"),
+        ("u.csv", "hora,nome\n09:00,X\n", "linha 1", "falta a coluna 'codigo'"),
+        ("u.csv", "codigo,nome\n787010,A,B\n", "linha 2", "3 valores para 2 colunas"),
+        ("u.csv", "codigo,hora\n", "", "nenhuma UASG listada"),
+        ("u.csv", "\ufeff \n\n", "", "arquivo vazio"),
+        ("u.yaml", "", "", "arquivo vazio"),
+        (
+            "u.yaml",
+            "- codigo: '787010'\n  horario: 09:00\n",
+            "entrada 1 (linha 1)",
+            "chave desconhecida",
+        ),
+        (
+            "u.yaml",
+            "- codigo: '787010'\n- 010101\n",
+            "entrada 2 (linha 2)",
+            "esperava um mapeamento",
+        ),
+        ("u.yaml", "- codigo: [787010]\n", "entrada 1 (linha 1)", "um valor só"),
+        ("u.yaml", "- {codigo: 787010, hora: 24:00}\n", "entrada 1", "hora inválida '24:00'"),
+        ("u.yaml", "codigo: 787010\n", "", "esperava uma lista"),
+        ("u.yaml", "- codigo: '787010\n", "", "YAML inválido"),
+        ("u.txt", "787010\n", "", "deve terminar em .csv, .yaml ou .yml"),
     ],
 )
 def test_bad_file_names_the_file_the_entry_and_the_problem(tmp_path, name, text, where, what):
@@ -174,10 +190,10 @@ def test_bad_file_names_the_file_the_entry_and_the_problem(tmp_path, name, text,
 
 
 def test_unreadable_or_non_utf8_file(tmp_path):
-    with pytest.raises(UasgConfigError, match="cannot read .*missing.csv"):
+    with pytest.raises(UasgConfigError, match="não foi possível ler .*missing.csv"):
         load_uasgs({"LICITACAO_UASGS_FILE": str(tmp_path / "missing.csv")})
     path = write(tmp_path, "latin.csv", "codigo,nome\n787010,INTENDÊNCIA\n", encoding="latin-1")
-    with pytest.raises(UasgConfigError, match="latin.csv: not UTF-8"):
+    with pytest.raises(UasgConfigError, match="latin.csv: não é UTF-8"):
         read_uasgs_file(path)
 
 
@@ -187,9 +203,9 @@ def test_every_bad_entry_of_a_file_is_reported_at_once(tmp_path):
     with pytest.raises(UasgConfigError) as err:
         read_uasgs_file(path)
     message = str(err.value)
-    assert message.startswith("32 invalid UASG entries")
-    assert f"{path} line 3" in message and f"{path} line 4" in message
-    assert "and 12 more" in message
+    assert message.startswith("32 entradas de UASG inválidas")
+    assert f"{path} linha 3" in message and f"{path} linha 4" in message
+    assert "e mais 12" in message
 
 
 def test_stagger_spreads_unscheduled_uasgs_in_configured_order():
@@ -216,7 +232,7 @@ def test_stagger_has_no_upper_bound_and_shares_slots_evenly(n):
 
 
 def test_window_and_numeric_settings_validation():
-    with pytest.raises(UasgConfigError, match="after start"):
+    with pytest.raises(UasgConfigError, match="deve ser depois do início"):
         parse_window("22:00-06:00")
     assert (
         load_slot_minutes({}) == 5

@@ -149,7 +149,7 @@ def test_malformed_records_are_rejected_and_recorded(sim, resources, engine):
 def test_too_many_rejects_fail_the_run_writing_nothing(sim, resources, engine):
     sim.inject_fault("malformed", path=r"/api/contrato/ug/", field="id", count=5)
     result = materialize([contratos], "787010", resources, ALL, raise_on_error=False)
-    assert "5 of 25 records rejected" in failure_message(result)
+    assert "5 de 25 registros rejeitados" in failure_message(result)
     assert rows(engine) == []
     assert len(rows(engine, "rejected_records")) == 5  # the rejections are still on record
 
@@ -159,9 +159,10 @@ def test_mass_disappearance_is_refused(sim, resources, engine):
     for cid in sim.contrato_ids("787010")[:20]:
         sim.remove_contrato(cid)
     result = materialize([contratos], "787010", resources, ALL, raise_on_error=False)
-    line = next(m for m in failure_message(result).splitlines() if "vanished" in m)
-    assert "20 of 25 stored contracts vanished from the listing (> 50%); refusing" in line
-    assert line.endswith(" removed. If this is real, rerun with a higher max_taxa_remocao."), line
+    line = next(m for m in failure_message(result).splitlines() if "sumiram" in m)
+    assert "20 de 25 contratos gravados sumiram da listagem (> 50%); eles não serão" in line
+    tail = " marcados como removidos. Se for real, rode de novo com um max_taxa_remocao maior."
+    assert line.endswith(tail), line
     assert all(r["removido_em"] is None for r in rows(engine))
     materialize(
         [contratos],
@@ -405,8 +406,8 @@ def test_the_removal_and_rejection_limits_are_inclusive(sim, resources, engine):
     assert (meta["listados"], meta["rejeitados"]) == (20, 4)
     sim.change_contrato(ids[9], valor_global="abc,de")  # 5 of 20: over the limit
     result = materialize([contratos], UASG, resources, limits, raise_on_error=False)
-    line = next(m for m in failure_message(result).splitlines() if "records rejected" in m)
-    assert not result.success and "5 of 20 records rejected (25.0% > max 20.0%)" in line
+    line = next(m for m in failure_message(result).splitlines() if "registros rejeitados" in m)
+    assert not result.success and "5 de 20 registros rejeitados (25.0% > máx. 20.0%)" in line
     assert line.count("'record_id': ") == 3  # three samples say what was wrong, not all
 
 

@@ -157,7 +157,7 @@ def test_leaving_the_window_is_not_a_mass_disappearance(sim, resources, engine):
     for cid in sorted(set(sim.contrato_ids(UASG)) - fora)[:3]:
         sim.remove_contrato(cid)
     result = materialize([contratos], UASG, resources, strict, raise_on_error=False)
-    assert f"3 of {25 - len(fora)} stored contracts vanished" in failure_message(result)
+    assert f"3 de {25 - len(fora)} contratos gravados sumiram" in failure_message(result)
 
 
 # -- 2. the on-demand job applies the same window ------------------------------------------------
@@ -452,7 +452,7 @@ def test_a_hanging_webhook_does_not_stall_the_alert_sensors(sim, resources, engi
         assert tried.pop(run_id) == 1  # recorded, and tried once
         assert set(tried.values()) == {0} and len(tried) == 50  # the older ones left alone
         [alert] = rows(engine, "alertas", "run_id = :r", r=run_id)
-        assert alert["posted_at"] is None and "timed out" in alert["post_error"]
+        assert alert["posted_at"] is None and "tempo esgotado" in alert["post_error"]
         assert dead_webhook.accepted == 1
 
         started = time.monotonic()
@@ -482,7 +482,7 @@ def test_a_webhook_that_answers_byte_by_byte_does_not_hold_the_failure_sensor(
         assert time.monotonic() - started < FAILURE_DELIVERY_BUDGET_S
     [alert] = rows(engine, "alertas")
     assert alert["run_id"] == run_id and alert["posted_at"] is None
-    assert alert["post_attempts"] == 1 and "no complete answer" in alert["post_error"]
+    assert alert["post_attempts"] == 1 and "nenhuma resposta completa" in alert["post_error"]
 
 
 @pytest.mark.parametrize("dead_webhook", ["close"], indirect=True)

@@ -349,7 +349,7 @@ def test_sync_cli_names_a_failed_run_and_refuses_an_unknown_uasg(deployment):
     before = len(dep.runs_tagged({"dagster/partition": CLI_UASG}))
     unknown = dep.licitacao("sync", CLI_UASG, "999999")
     assert unknown.returncode == 2, unknown.stderr
-    assert "UASG 999999 is not a configured partition" in unknown.stderr
+    assert "UASG 999999 não é uma partição configurada" in unknown.stderr
     assert not dep.runs_tagged({"dagster/partition": "999999"})
     assert len(dep.runs_tagged({"dagster/partition": CLI_UASG})) == before  # none of the two
 
@@ -384,7 +384,7 @@ def test_sync_cli_runs_of_one_uasg_queue_and_one_contract_tab_is_refreshed_alone
         assert len(proc.stdout.split()) == 1, proc.stdout  # --no-wait: just the run id
     ids = [proc.stdout.strip() for proc in submitted]
     assert set(dep.records(ids)) == set(ids)
-    assert f"contract {cid}: UASG {CLI_UASG} (from the warehouse)" in submitted[1].stderr
+    assert f"contrato {cid}: UASG {CLI_UASG} (do warehouse)" in submitted[1].stderr
 
     # Two followers of later runs: one is interrupted (Ctrl-C), the other sees its run canceled.
     interrupted = dep.licitacao_popen("sync", CLI_UASG)
@@ -489,7 +489,7 @@ def test_without_credentials_the_proxy_answers_401_to_the_ui_and_the_graphql_api
         timeout=120,
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "refused the credentials (HTTP 401)" in proc.stderr
+    assert "recusou as credenciais (HTTP 401)" in proc.stderr
 
 
 def test_other_applications_sync_follow_cancel_and_count_through_the_proxy(deployment):

@@ -242,7 +242,7 @@ def test_sync_of_a_contract_not_yet_stored_asks_the_running_simulator(dia):
     proc = dia.licitacao("sync", "--contrato", str(cid), "--tab", "empenhos")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    assert f"contract {cid}: UASG {CLICKED} (from ComprasNet)" in out
+    assert f"contrato {cid}: UASG {CLICKED} (do ComprasNet)" in out
     (run_id,) = set(_run_ids(out, dia.url))
     assert dia.instance.get_run_by_id(run_id).tags["licitacao/tipo"] == "sob_demanda"
 

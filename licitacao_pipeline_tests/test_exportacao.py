@@ -558,7 +558,7 @@ def test_pdf_needs_several_pages_when_there_are_many_rows(seeded, db_url, engine
 
 
 def test_pdf_above_its_row_cap_is_refused_before_writing(seeded, db_url, engine, exports):
-    with pytest.raises(exportacao.ExportTooLargeError, match="a PDF holds at most 5"):
+    with pytest.raises(exportacao.ExportTooLargeError, match="um PDF comporta no máximo 5"):
         exportacao.export(get_engine(db_url), ExportOptions(format="pdf"), exports, max_pdf_rows=5)
     assert not exports.exists() or list(exports.iterdir()) == []
 
@@ -587,7 +587,7 @@ UNREACHABLE = "postgresql://nobody@127.0.0.1:9/none"  # any database access woul
 def test_invalid_config_fails_before_any_work_naming_the_field(config, field, exports):
     result = run_export(UNREACHABLE, raise_on_error=False, **config)
     message = failure_message(result)
-    assert f"invalid config: {field}: " in message  # not a connection error: nothing was tried
+    assert f"configuração inválida: {field}: " in message  # not a connection error: none tried
     assert not exports.exists()
 
 

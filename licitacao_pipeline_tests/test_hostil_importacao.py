@@ -126,7 +126,8 @@ def test_a_file_swapped_for_a_fifo_while_opening_does_not_hang(
         worker.join(5)
         pytest.fail("the import hung opening a FIFO")
     [error] = outcome
-    assert isinstance(error, importacao.ImportConfigError) and "regular" in str(error)
+    assert isinstance(error, importacao.ImportConfigError)
+    assert "não é um arquivo regular" in str(error)
     assert stored(engine) == {}
 
 
@@ -157,7 +158,7 @@ def test_a_file_rewritten_between_validation_and_parsing_is_imported_as_validate
 def test_a_nul_in_the_import_path_is_an_invalid_config(dirs, db_url):
     """Was: a raw ``ValueError: embedded null byte`` traceback."""
     text = failure_message(run_import(db_url, "a\x00b.csv"))
-    assert "invalid config: path: " in text and "ValueError" not in text
+    assert "configuração inválida: path: " in text and "ValueError" not in text
 
 
 @pytest.mark.parametrize(
@@ -202,5 +203,5 @@ def test_a_utf16_file_with_a_nul_character_is_refused(contracts, db_url, engine,
     text = csv_text([HEADER, *_good(contracts, "a\x00b")])
     (dirs.imports / "u16.csv").write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
     text = failure_message(run_import(db_url, "u16.csv"))
-    assert "file refused, nothing changed" in text and "NUL" in text
+    assert "arquivo recusado, nada foi alterado" in text and "NUL" in text
     assert stored(engine) == {}

@@ -274,14 +274,14 @@ def test_a_hostile_file_loses_nothing_and_touches_nothing_else(contracts, db_url
     assert rejects[0] == ["linha", "motivo", *HEADER]
     reasons = {int(r[0]): r[1] for r in rejects[1:]}
     assert list(reasons) == rejected_lines
-    assert reasons[9] == "observacao: 1.048.576 characters (at most 4.000)"
-    assert reasons[11] == "contract listed again (first at line 2)"
-    assert reasons[12].startswith("uasg: '12345' is not a UASG code")
-    assert reasons[13] == "numero: '13/2026' is not a contract number like 00013/2026"
-    assert reasons[14] == "no contract 99999/2099 of UASG 787010 in the warehouse"
+    assert reasons[9] == "observacao: 1.048.576 caracteres (no máximo 4.000)"
+    assert reasons[11] == "contrato listado de novo (primeiro na linha 2)"
+    assert reasons[12].startswith("uasg: '12345' não é um código de UASG")
+    assert reasons[13] == "numero: '13/2026' não é um número de contrato como 00013/2026"
+    assert reasons[14] == "nenhum contrato 99999/2099 da UASG 787010 no warehouse"
     assert "prioridade: 'urgente'" in reasons[15] and "alertar_em: '31/02/2026'" in reasons[15]
-    assert reasons[16] == "8 values for 7 columns" and reasons[17] == "numero: missing"
-    assert reasons[20] == "contract listed again (first at line 5)"
+    assert reasons[16] == "8 valores para 7 colunas" and reasons[17] == "numero: ausente"
+    assert reasons[20] == "contrato listado de novo (primeiro na linha 5)"
     cells = {int(r[0]): r[2:] for r in rejects[1:]}
     assert cells[9][5] == huge  # nothing lost: the rejected row is there whole
     assert cells[11][2] == "'" + evil and cells[11][3] == "'+55 61 99999-0000"  # neutralized
@@ -334,8 +334,8 @@ def test_a_contract_listed_twice_keeps_the_first_row(contracts, db_url, engine, 
     assert stored(engine)[c["id"]]["gestor"] == "Gestor 1"
     reasons = [r[:2] for r in read_rejects(meta["arquivo_rejeicoes"])[1:]]
     assert reasons == [
-        ["3", "contract listed again (first at line 2)"],
-        ["4", "contract listed again (first at line 2)"],
+        ["3", "contrato listado de novo (primeiro na linha 2)"],
+        ["4", "contrato listado de novo (primeiro na linha 2)"],
     ]
 
 
@@ -356,8 +356,8 @@ def test_contracts_are_found_by_uasg_and_numero_ambiguity_rejected(contracts, db
     assert (meta["aceitos"], meta["rejeitados"]) == (1, 1)
     [[line, reason, *_]] = read_rejects(meta["arquivo_rejeicoes"])[1:]
     assert line == "2" and reason == (
-        f"2 contracts {a['numero']} of UASG {a['uasg']} (ids {a['id']}, {b['id']}): "
-        "ambiguous; add a contrato_id column"
+        f"2 contratos {a['numero']} da UASG {a['uasg']} (ids {a['id']}, {b['id']}): "
+        "ambíguo; acrescente uma coluna contrato_id"
     )
     assert list(stored(engine)) == [x["id"]]  # the listed contract, not its removed twin
 
@@ -377,11 +377,11 @@ def test_contracts_are_found_by_uasg_and_numero_ambiguity_rejected(contracts, db
     assert meta["colunas_ignoradas"] == []
     reasons = {r[0]: r[1] for r in read_rejects(meta["arquivo_rejeicoes"])[1:]}
     assert reasons == {
-        "3": f"contrato_id {a['id']} is contract {a['numero']} of UASG {a['uasg']}, "
-        f"not 00001/1999 of UASG {a['uasg']}",
-        "4": "no contract with contrato_id 1",
-        "5": "contrato_id: '12a' is not a contract id (digits)",
-        "6": "contract listed again (first at line 2)",
+        "3": f"contrato_id {a['id']} é o contrato {a['numero']} da UASG {a['uasg']}, "
+        f"não o 00001/1999 da UASG {a['uasg']}",
+        "4": "nenhum contrato com contrato_id 1",
+        "5": "contrato_id: '12a' não é um id de contrato (dígitos)",
+        "6": "contrato listado de novo (primeiro na linha 2)",
     }
     now = stored(engine)
     assert (now[b["id"]]["gestor"], now[x["id"]]["gestor"]) == ("por id", "sem id")
@@ -402,37 +402,37 @@ def test_files_refused_whole_change_nothing(contracts, db_url, engine, dirs):
     header = csv_text([HEADER]).encode()
     cases = [
         ("misto.csv", header + utf8_row + latin_row, {},
-         "misto.csv line 3: byte 0xe9 is not utf-8 text"),
+         "misto.csv linha 3: o byte 0xe9 não é texto utf-8"),
         ("misto2.csv", header + utf8_row + latin_row, {"encoding": "latin-1"},
-         "mixed encodings: line 2 is UTF-8, line 3 is latin-1"),
+         "codificações misturadas: a linha 2 é UTF-8, a linha 3 é latin-1"),
         ("utf8.csv", header + utf8_row, {"encoding": "latin-1"},
-         "line 2 is UTF-8 text, which latin-1 would read wrong"),
-        ("vazio.csv", b"", {}, "vazio.csv: empty file"),
-        ("branco.csv", b"\r\n   \r\n", {}, "branco.csv: empty file"),
+         "a linha 2 é texto UTF-8, que latin-1 leria errado"),
+        ("vazio.csv", b"", {}, "vazio.csv: arquivo vazio"),
+        ("branco.csv", b"\r\n   \r\n", {}, "branco.csv: arquivo vazio"),
         ("planilha.csv", b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00", {},
-         "a NUL byte: a binary file"),
+         "um byte NUL: um arquivo binário"),
         ("sem_fiscal.csv", csv_text([[h for h in HEADER if h != "fiscal"]]).encode(), {},
-         "wrong header, missing column fiscal"),
+         "cabeçalho errado, falta a coluna fiscal"),
         ("repetida.csv", csv_text([[*HEADER, "Gestor"]]).encode(), {},
-         "column 'gestor' is repeated"),
+         "a coluna 'gestor' se repete"),
         ("virgulas.csv", csv_text([HEADER], ",").encode(), {},
-         "the file seems to use ',': set delimiter to ','"),
+         "o arquivo parece usar ',': defina delimiter como ','"),
         ("json.csv", b'[{"uasg": "787010", "numero": "00001/2026"}]\n', {},
-         "wrong header, missing columns"),
-        ("sem_cabecalho.csv", utf8_row, {}, "wrong header, missing columns"),
-        ("cabecalho_vazio.csv", b"\r\n" + header + utf8_row, {}, "line 1: no header"),
+         "cabeçalho errado, faltam as colunas"),
+        ("sem_cabecalho.csv", utf8_row, {}, "cabeçalho errado, faltam as colunas"),
+        ("cabecalho_vazio.csv", b"\r\n" + header + utf8_row, {}, "linha 1: sem cabeçalho"),
         ("gigante.csv", header + utf8_row + csv_text([["x" * (3 * MB)]]).encode(), {},
-         "gigante.csv line 3: not valid CSV: field larger than field limit"),
+         "gigante.csv linha 3: CSV inválido: field larger than field limit"),
     ]  # fmt: skip
     for name, content, config, message in cases:
         (dirs.imports / name).write_bytes(content)
         result = run_import(db_url, name, **config)
         text = failure_message(result)
-        assert "file refused, nothing changed" in text and message in text, (name, text)
+        assert "arquivo recusado, nada foi alterado" in text and message in text, (name, text)
         assert stored(engine) == before, name
         assert files(dirs.exports) == exports_before, name  # no rejects file either
     (dirs.imports / "dados.txt").write_text(good)
-    assert "invalid config: path: dados.txt is not a .csv file" in failure_message(
+    assert "configuração inválida: path: dados.txt não é um arquivo .csv" in failure_message(
         run_import(db_url, "dados.txt")
     )
 
@@ -464,19 +464,19 @@ def test_paths_outside_the_import_directory_are_refused(contracts, db_url, engin
     (dirs.imports / "sub" / "dentro.csv").write_text(good)
     (dirs.imports / "pasta").symlink_to(dirs.outside, target_is_directory=True)
     refused = {
-        "../outside/fora.csv": "is outside the import directory",
-        str(dirs.outside / "fora.csv"): "is outside the import directory",
-        "atalho.csv": "is outside the import directory",
-        "pasta/fora.csv": "is outside the import directory",
-        "/etc/passwd": "is outside the import directory",
-        ".": "is outside the import directory",
-        "sub/pasta.csv": "is not a regular file",
-        "nao_existe.csv": "no such file",
-        " ": "path: empty",
+        "../outside/fora.csv": "está fora do diretório de importação",
+        str(dirs.outside / "fora.csv"): "está fora do diretório de importação",
+        "atalho.csv": "está fora do diretório de importação",
+        "pasta/fora.csv": "está fora do diretório de importação",
+        "/etc/passwd": "está fora do diretório de importação",
+        ".": "está fora do diretório de importação",
+        "sub/pasta.csv": "não é um arquivo regular",
+        "nao_existe.csv": "arquivo inexistente",
+        " ": "path: vazio",
     }
     for path, message in refused.items():
         text = failure_message(run_import(db_url, path))
-        assert "invalid config: path: " in text and message in text, (path, text)
+        assert "configuração inválida: path: " in text and message in text, (path, text)
     assert stored(engine) == {} and files(dirs.exports) == []
     assert run_import(db_url, "sub/../sub/dentro.csv").success  # inside, however written
     assert len(stored(engine)) == 1

@@ -713,11 +713,11 @@ def test_health_check_passes_then_fails_clearly_when_the_api_is_down(sim, db_url
         failures = [e for e in down.all_events if e.event_type_value == "STEP_FAILURE"]
         assert [e.step_key for e in failures] == ["comprasnet_acessivel"]
         message = failures[0].event_specific_data.error.message
-        assert "ComprasNet is unreachable" in message and url in message
+        assert "o ComprasNet está inacessível" in message and url in message
         [alert] = _alert(instance, down, db_url, engine)
     assert alert["job_name"] == "verificar_saude"
     assert alert["failed_steps"] == ["comprasnet_acessivel"]
-    assert "ComprasNet is unreachable" in alert["message"]
+    assert "o ComprasNet está inacessível" in alert["message"]
 
 
 def test_health_check_fails_clearly_when_the_warehouse_is_down(sim, db_url, engine):

@@ -465,13 +465,13 @@ def test_production_without_database_url_is_a_clear_error_not_an_embedded_server
     monkeypatch.setattr(engine, "embedded_url", no_embedded)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("LICITACAO_AMBIENTE", "producao")
-    with pytest.raises(engine.WarehouseNotConfigured, match="DATABASE_URL is not set"):
+    with pytest.raises(engine.WarehouseNotConfigured, match="DATABASE_URL não está definida"):
         engine.get_engine()
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db.example/licitacao")
     assert engine.database_url().host == "db.example"
     monkeypatch.delenv("DATABASE_URL")
     monkeypatch.setenv("LICITACAO_AMBIENTE", "prod")  # a typo is not development
-    with pytest.raises(engine.WarehouseNotConfigured, match="'prod' is not one of"):
+    with pytest.raises(engine.WarehouseNotConfigured, match="'prod' não está entre"):
         engine.database_url()
 
 
@@ -484,7 +484,7 @@ def test_the_migrate_service_fails_loudly_without_database_url(tmp_path):
         [str(licitacao), "migrate"], env=env, capture_output=True, text=True, timeout=120
     )
     assert proc.returncode != 0
-    assert "DATABASE_URL is not set and LICITACAO_AMBIENTE=producao" in proc.stderr
+    assert "DATABASE_URL não está definida e LICITACAO_AMBIENTE=producao" in proc.stderr
     assert not (tmp_path / "data").exists()  # no embedded server was set up
 
 

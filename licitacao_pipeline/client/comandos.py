@@ -18,13 +18,13 @@ def _err(text: str) -> None:
 
 def _sync_usage_problem(args: argparse.Namespace) -> str | None:
     if args.contrato is None and not args.uasgs:
-        return "give one or more UASGs, or --contrato ID"
+        return "informe uma ou mais UASGs, ou --contrato ID"
     if args.contrato is not None and args.uasgs:
-        return "with --contrato, give the contract's UASG (if you know it) as --uasg"
+        return "com --contrato, informe a UASG do contrato (se a souber) como --uasg"
     if args.contrato is None and (args.uasg or args.abas):
-        return "--uasg and --tab go with --contrato"
+        return "--uasg e --tab vão com --contrato"
     if args.contrato is not None and args.completa:
-        return "--full goes with UASGs, not --contrato"
+        return "--full vai com UASGs, não com --contrato"
     return None
 
 
@@ -38,7 +38,7 @@ def _sync_targets(args: argparse.Namespace) -> dict[str, str | None]:
         uasg, source = args.uasg, "--uasg"
         if uasg is None:
             uasg, source = localizacao.contrato_uasg(args.contrato, warehouse)
-        _err(f"contract {args.contrato}: UASG {uasg} ({source})")
+        _err(f"contrato {args.contrato}: UASG {uasg} ({source})")
         uasgs = [uasg]
     nomes = localizacao.nomes(warehouse, uasgs)
     return {u: nomes.get(u) for u in uasgs}
@@ -51,13 +51,13 @@ def _submit(orq, args: argparse.Namespace, uasg: str, nome: str | None, ahead: i
     if args.contrato is not None:
         abas = list(dict.fromkeys(args.abas or ABAS))
         run_id = orq.submit_contrato(args.contrato, uasg, abas, nome=nome)
-        what = f"contract {args.contrato}, tabs {', '.join(abas)}"
+        what = f"contrato {args.contrato}, abas {', '.join(abas)}"
     else:
         run_id = orq.submit_uasg(uasg, completa=args.completa, nome=nome)
-        what = "listing and every tab" if args.completa else "listing and due tabs"
+        what = "listagem e todas as abas" if args.completa else "listagem e abas devidas"
     run = FollowedRun(run_id, uasg_label(uasg, nome))
-    waits = f"; waits for {ahead} run(s) of this UASG" if ahead else ""
-    _err(f"{run.rotulo}: submitted {what}{waits}")
+    waits = f"; espera {ahead} run(s) desta UASG" if ahead else ""
+    _err(f"{run.rotulo}: sincronização enviada ({what}){waits}")
     _err(f"  {orq.run_url(run_id)}")
     return run
 
@@ -79,11 +79,11 @@ def sync(args: argparse.Namespace) -> int:
             ahead = sum(stats.por_uasg.get(uasg, {}).values())
             submitted.append(_submit(orq, args, uasg, nome, ahead))
     except (OrquestracaoError, LocalizacaoError) as exc:
-        _print_runs(submitted, "submitted before the error")
+        _print_runs(submitted, "enviados antes do erro")
         _err(f"licitacao sync: {exc}")
         return 2
     except KeyboardInterrupt:
-        _print_runs(submitted, "submitted before the interrupt")
+        _print_runs(submitted, "enviados antes da interrupção")
         return 130
     if args.no_wait:
         print("\n".join(run.run_id for run in submitted))
@@ -100,10 +100,10 @@ def _follow(orq, submitted: list) -> int:
     try:
         follower.follow(submitted)
     except KeyboardInterrupt:
-        _print_runs(submitted, "stopped following; the run(s) go on")
+        _print_runs(submitted, "acompanhamento interrompido; os runs continuam")
         return 130
     except OrquestracaoError as exc:
-        _print_runs(submitted, f"lost the webserver ({exc}); the run(s) go on")
+        _print_runs(submitted, f"o webserver foi perdido ({exc}); os runs continuam")
         return 2
     for run in submitted:
         print("\n".join(follower.summary(run)))
@@ -117,7 +117,7 @@ def _print_runs(runs: list, why: str) -> None:
     for run in runs:
         _err(f"  {run.run_id}  {run.rotulo}")
     ids = " ".join(r.run_id for r in runs)
-    _err(f"to cancel: licitacao cancel {ids}  (or in the UI)")
+    _err(f"para cancelar: licitacao cancel {ids}  (ou na UI)")
 
 
 def cancel(args: argparse.Namespace) -> int:

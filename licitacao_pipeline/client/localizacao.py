@@ -62,7 +62,7 @@ def contrato_uasg(contrato_id: int, engine: Engine | None) -> tuple[str, str]:
             with engine.connect() as conn:
                 uasg = contrato_uasg_sql(conn, contrato_id)
             if uasg:
-                return uasg, "from the warehouse"
+                return uasg, "do warehouse"
         except sa.exc.SQLAlchemyError:
             pass
     from licitacao_pipeline.client.instancia_dev import encontrar
@@ -78,19 +78,19 @@ def contrato_uasg(contrato_id: int, engine: Engine | None) -> tuple[str, str]:
         record = client.contrato(contrato_id)
     except ComprasNetNotFound:
         raise LocalizacaoError(
-            f"contract {contrato_id} is not in the warehouse and ComprasNet ({base_url}) does "
-            "not know it (404)"
+            f"o contrato {contrato_id} não está no warehouse e o ComprasNet ({base_url}) não o "
+            "conhece (404)"
         ) from None
     except ComprasNetError as exc:
         raise LocalizacaoError(
-            f"contract {contrato_id} is not in the warehouse and ComprasNet ({base_url}) could "
-            f"not be asked ({exc}); pass --uasg"
+            f"o contrato {contrato_id} não está no warehouse e não foi possível consultar o "
+            f"ComprasNet ({base_url}) ({exc}); informe --uasg"
         ) from exc
     finally:
         client.close()
     uasg = uasg_of(record)
     if not uasg:
         raise LocalizacaoError(
-            f"ComprasNet's record of contract {contrato_id} names no UASG; pass --uasg"
+            f"o registro do contrato {contrato_id} no ComprasNet não indica a UASG; informe --uasg"
         )
-    return uasg, "from ComprasNet"
+    return uasg, "do ComprasNet"

@@ -71,7 +71,7 @@ class Orquestrador(Webserver):
         usuario, senha = conf.webserver_user, conf.webserver_password
         if bool(usuario) != bool(senha):
             raise OrquestracaoError(
-                "set both DAGSTER_WEBSERVER_USER and DAGSTER_WEBSERVER_PASSWORD, or neither"
+                "defina DAGSTER_WEBSERVER_USER e DAGSTER_WEBSERVER_PASSWORD juntas, ou nenhuma"
             )
         url = url or conf.webserver_url or _dev_url() or DEFAULT_URL
         return cls(url, usuario=usuario, senha=senha)
@@ -111,7 +111,7 @@ class Orquestrador(Webserver):
         unknown = sorted(set(abas) - set(ABAS))
         if unknown or not abas:
             wrong = unknown or list(abas)
-            raise OrquestracaoError(f"unknown tab(s) {wrong}: use {', '.join(ABAS)}")
+            raise OrquestracaoError(f"aba(s) desconhecida(s) {wrong}: use {', '.join(ABAS)}")
         op_config = {"contrato_id": contrato_id, "abas": list(abas)}
         config = {"ops": {OP_CONTRATO: {"config": op_config}}}
         tags = {**self._tags(uasg, nome, origem), CONTRATO_TAG: str(contrato_id)}
@@ -210,8 +210,8 @@ class Orquestrador(Webserver):
         unknown = [u for u in uasgs if u not in known]
         if unknown:
             raise ParticaoDesconhecida(
-                f"UASG {', '.join(unknown)} is not a configured partition of this deployment "
-                f"(configured: {', '.join(sorted(known))}; see LICITACAO_UASGS)"
+                f"UASG {', '.join(unknown)} não é uma partição configurada neste deployment "
+                f"(configuradas: {', '.join(sorted(known))}; veja LICITACAO_UASGS)"
             )
 
     def run(self, run_id: str) -> Execucao:

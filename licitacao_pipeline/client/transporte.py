@@ -70,10 +70,12 @@ class Webserver:
     ):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise OrquestracaoError(f"invalid webserver URL {url!r} (expected http(s)://host:port)")
+            raise OrquestracaoError(
+                f"URL do webserver inválida {url!r} (esperava http(s)://host:porta)"
+            )
         if parts.username or parts.password:
             raise OrquestracaoError(
-                "do not put credentials in the webserver URL: set DAGSTER_WEBSERVER_USER and "
+                "não ponha credenciais na URL do webserver: defina DAGSTER_WEBSERVER_USER e "
                 "DAGSTER_WEBSERVER_PASSWORD"
             )
         self.url = url.rstrip("/")
@@ -131,16 +133,16 @@ class Webserver:
             chain.append(chain[-1].__cause__)
         if any(isinstance(e, requests.ConnectionError | requests.Timeout) for e in chain):
             return WebserverInacessivel(
-                f"cannot reach the Dagster webserver at {self.url}: start it with "
-                "`licitacao dev`, or pass --url (or set DAGSTER_WEBSERVER_URL)"
+                f"o webserver do Dagster em {self.url} está inacessível: inicie-o com "
+                "`licitacao dev`, ou informe --url (ou defina DAGSTER_WEBSERVER_URL)"
             )
         if isinstance(exc, TransportServerError) and exc.code in (401, 403):
             return CredenciaisRecusadas(
-                f"the webserver at {self.url} refused the credentials (HTTP {exc.code}): set "
-                "DAGSTER_WEBSERVER_USER and DAGSTER_WEBSERVER_PASSWORD"
+                f"o webserver em {self.url} recusou as credenciais (HTTP {exc.code}): defina "
+                "DAGSTER_WEBSERVER_USER e DAGSTER_WEBSERVER_PASSWORD"
             )
         if isinstance(exc, TransportServerError):
-            return OrquestracaoError(f"the webserver at {self.url} answered HTTP {exc.code}")
+            return OrquestracaoError(f"o webserver em {self.url} respondeu HTTP {exc.code}")
         if isinstance(exc, TransportQueryError):
-            return OrquestracaoError(f"GraphQL error from {self.url}: {json.dumps(exc.errors)}")
+            return OrquestracaoError(f"erro de GraphQL de {self.url}: {json.dumps(exc.errors)}")
         return OrquestracaoError(f"{type(exc).__name__}: {exc}")

@@ -168,7 +168,7 @@ class ComprasNetClient:
             data = data[0]
         if not isinstance(data, (dict, json_stream.Unreadable)):
             raise ComprasNetBadResponse(
-                "expected one contract object", url=self.base_url + path, snippet=str(data)[:200]
+                "esperava um objeto de contrato", url=self.base_url + path, snippet=str(data)[:200]
             )
         return data
 
@@ -181,7 +181,7 @@ class ComprasNetClient:
             pessoal = aba in SPECS and bool(SPECS[aba].pessoais)
             snippet = "(omitido: aba com dados pessoais)" if pessoal else str(data)[:200]
             raise ComprasNetBadResponse(
-                "expected a JSON array", url=self.base_url + path, snippet=snippet
+                "esperava um array JSON", url=self.base_url + path, snippet=snippet
             )
         return data
 
@@ -220,7 +220,9 @@ class ComprasNetClient:
                 attempt += 1
                 delay = min(self.backoff_max, self.backoff_factor * 2 ** (attempt - 1))
                 delay += random.uniform(0, self.backoff_factor)
-                log.warning("retrying %s in %.1fs after bad body: %s", path, delay, exc)
+                log.warning(
+                    "nova tentativa de %s em %.1fs após corpo inválido: %s", path, delay, exc
+                )
                 self.stats.add(retries=1)
                 wait(self.stop_event, delay)
 
@@ -231,7 +233,7 @@ class ComprasNetClient:
         timeout = self.listing_timeout if kind == "listing" else self.timeout
         for _ in range(MAX_REDIRECTS + 1):
             if self.stopped:
-                raise ComprasNetCancelled(f"not sent, the client was stopped: {url}")
+                raise ComprasNetCancelled(f"não enviada, o cliente foi parado: {url}")
             self._limiter.wait()
             self.stats.add(requests=1)
             try:
@@ -253,13 +255,13 @@ class ComprasNetClient:
                 self.stats.add(bytes=len(body))
                 cls = ComprasNetNotFound if resp.status_code == 404 else ComprasNetHTTPError
                 error = cls(
-                    "HTTP error", url=url, status=resp.status_code, snippet=corpos.snippet(body)
+                    "erro HTTP", url=url, status=resp.status_code, snippet=corpos.snippet(body)
                 )
                 error.corpo_truncado = more
                 raise error
             if resp.status_code >= 300:
                 resp.close()
-                raise ComprasNetHTTPError("HTTP error", url=url, status=resp.status_code)
+                raise ComprasNetHTTPError("erro HTTP", url=url, status=resp.status_code)
             return resp
         raise ComprasNetHTTPError(f"mais de {MAX_REDIRECTS} redirecionamentos", url=url)
 
@@ -279,7 +281,7 @@ class ComprasNetClient:
         spent = bounded_http.expired()
         if spent is not None:
             return corpos.prazo(spent, limite)
-        return f"request failed after retries: {type(exc).__name__}: {exc}"
+        return f"a requisição falhou após as novas tentativas: {type(exc).__name__}: {exc}"
 
     def _read(self, resp: requests.Response, limite: Limite, sink: IO[bytes] | None = None):
         """The body, counted; a listing (to ``sink``) also gives up once the client is stopped
@@ -288,7 +290,7 @@ class ComprasNetClient:
         def each(n: int) -> None:
             self.stats.add(bytes=n)
             if sink is not None and self.stopped:
-                raise ComprasNetCancelled(f"download stopped: {resp.url}")
+                raise ComprasNetCancelled(f"download interrompido: {resp.url}")
 
         return corpos.read(resp, limite, each, sink)
 
@@ -311,7 +313,7 @@ class ComprasNetClient:
             corpos.check_json_start(resp, first)
             if not first.lstrip().removeprefix(b"\xef\xbb\xbf").startswith(b"["):
                 raise ComprasNetBadResponse(
-                    "listing is not a JSON array", url=resp.url, snippet=corpos.snippet(first)
+                    "a listagem não é um array JSON", url=resp.url, snippet=corpos.snippet(first)
                 )
             spool.seek(0)
             counter = json_stream.Reader(self.max_json_depth)  # notes come from the real pass

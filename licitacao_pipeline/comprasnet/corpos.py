@@ -72,11 +72,11 @@ def read(
         spent = bounded_http.expired()
         why = prazo(spent, limite) if spent is not None else f"{type(exc).__name__}: {exc}"
         raise ComprasNetBadResponse(
-            f"body cut: {why}", url=resp.url, status=resp.status_code
+            f"corpo cortado: {why}", url=resp.url, status=resp.status_code
         ) from exc
     except bounded_http.BadEncoding as exc:
         raise ComprasNetBadResponse(
-            f"body cut: {exc}", url=resp.url, status=resp.status_code
+            f"corpo cortado: {exc}", url=resp.url, status=resp.status_code
         ) from None
     finally:
         resp.close()
@@ -86,7 +86,7 @@ def check_json_start(resp: Any, first: bytes) -> None:
     stripped = first.lstrip().removeprefix(BOM)
     if stripped[:1] not in (b"[", b"{"):
         raise ComprasNetBadResponse(
-            f"body is not JSON (Content-Type {resp.headers.get('Content-Type')!r})",
+            f"o corpo não é JSON (Content-Type {resp.headers.get('Content-Type')!r})",
             url=resp.url,
             status=resp.status_code,
             snippet=snippet(stripped),

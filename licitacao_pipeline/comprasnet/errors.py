@@ -14,7 +14,7 @@ class ComprasNetError(Exception):
             detail += f" status={status}"
         detail += "]"
         if snippet:
-            detail += f" body starts: {snippet!r}"
+            detail += f" início do corpo: {snippet!r}"
         super().__init__(detail)
         self.url, self.status, self.snippet = url, status, snippet
 

@@ -92,7 +92,7 @@ def wait(stop_event: threading.Event | None, seconds: float) -> None:
     if stop_event is None:
         time.sleep(max(0.0, seconds))
     elif stop_event.wait(max(0.0, seconds)) or stop_event.is_set():
-        raise ComprasNetCancelled("the client was stopped")
+        raise ComprasNetCancelled("o cliente foi parado")
 
 
 class Orcamento(Protocol):

@@ -71,7 +71,9 @@ def abas_seguem_contratos(context: dg.RunStatusSensorContext, warehouse: Warehou
     conf = settings.load()
     abas = [a for a in ABAS if a in conf.abas()]
     if not abas:
-        return dg.SkipReason(f"uasg {uasg}: this deployment syncs no tab (LICITACAO_ABAS)")
+        return dg.SkipReason(
+            f"uasg {uasg}: este deployment não sincroniza nenhuma aba (LICITACAO_ABAS)"
+        )
     devidos = due_counts(
         engine, uasg, abas, inicio=now(engine), cadencia=conf.cadencia(), completa=False
     )

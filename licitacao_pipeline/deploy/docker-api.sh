@@ -19,7 +19,7 @@ filter="%7B%22label%22%3A%5B%22licitacao%2Fprojeto%3D${LICITACAO_PROJETO:?}%22%5
 ids=$(wget -q -O - "$api/containers/json?filters=$filter" | grep -o '"Id":"[0-9a-f]*"' | cut -d'"' -f4)
 pids=""
 for id in $ids; do
-  echo "docker-api: stopping run container $id"
+  echo "docker-api: parando o container do run $id"
   wget -q -O /dev/null --post-data= "$api/containers/$id/stop?t=30" &
   pids="$pids $!"
 done

@@ -41,21 +41,22 @@ def check_text(raw: IO[bytes], name: str, encoding: str, copy: IO[bytes] | None 
         if b"\x00" in chunk:
             line = _line_of(chunk, chunk.index(b"\x00"), lines)
             what = (
-                "a NUL character, which a CSV cell cannot hold"
+                "um caractere NUL, que uma célula CSV não comporta"
                 if utf16
-                else "a NUL byte: a binary file (a spreadsheet saved as .xlsx or .ods?), not CSV "
-                "text; save it as CSV"
+                else "um byte NUL: um arquivo binário (uma planilha salva como .xlsx ou .ods?), "
+                "não texto CSV; salve-o como CSV"
             )
-            raise TextoRecusado(f"{name} line {line}: {what}")
+            raise TextoRecusado(f"{name} linha {line}: {what}")
         pending = len(decoder.getstate()[0])
         try:
             text = decoder.decode(chunk)
         except UnicodeDecodeError as exc:
             at = min(max(0, exc.start - pending), len(chunk) - 1)
             raise TextoRecusado(
-                f"{name} line {_line_of(chunk, at, lines)}: byte 0x{chunk[at]:02x} is not "
-                f"{encoding} text (a file in another encoding, or mixed encodings); save it "
-                f"as UTF-8, or set encoding to {'latin-1' if encoding == 'utf-8' else 'utf-8'}"
+                f"{name} linha {_line_of(chunk, at, lines)}: o byte 0x{chunk[at]:02x} não é "
+                f"texto {encoding} (um arquivo em outra codificação, ou codificações misturadas); "
+                f"salve-o como UTF-8, ou defina encoding como "
+                f"{'latin-1' if encoding == 'utf-8' else 'utf-8'}"
             ) from None
         content = content or bool(text.strip())
         if encoding == "latin-1":
@@ -73,18 +74,20 @@ def check_text(raw: IO[bytes], name: str, encoding: str, copy: IO[bytes] | None 
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise TextoRecusado(f"{name} line {lines}: the file ends inside a character") from None
+        raise TextoRecusado(
+            f"{name} linha {lines}: o arquivo termina no meio de um caractere"
+        ) from None
     if encoding == "latin-1" and carry:
         utf8_line, latin_line = _classify(carry, lines, utf8_line, latin_line)
     if not content:
-        raise TextoRecusado(f"{name}: empty file (no header, no rows)")
+        raise TextoRecusado(f"{name}: arquivo vazio (sem cabeçalho, sem linhas)")
     if utf8_line is not None:
         where = (
-            f"mixed encodings: line {utf8_line} is UTF-8, line {latin_line} is latin-1"
+            f"codificações misturadas: a linha {utf8_line} é UTF-8, a linha {latin_line} é latin-1"
             if latin_line is not None
-            else f"line {utf8_line} is UTF-8 text, which latin-1 would read wrong"
+            else f"a linha {utf8_line} é texto UTF-8, que latin-1 leria errado"
         )
-        raise TextoRecusado(f"{name}: {where}; save it all as UTF-8 and set encoding to utf-8")
+        raise TextoRecusado(f"{name}: {where}; salve tudo como UTF-8 e defina encoding como utf-8")
     return encoding
 
 
@@ -105,8 +108,8 @@ def _chunks(raw: IO[bytes], name: str) -> tuple[Iterator[bytes], bool]:
                 chunk = raw.read(_CHUNK)
         except UnicodeError:
             raise TextoRecusado(
-                f"{name}: starts as UTF-16 (a BOM) but is not valid UTF-16 text; save it as CSV "
-                "UTF-8"
+                f"{name}: começa como UTF-16 (um BOM), mas não é texto UTF-16 válido; salve-o "
+                "como CSV UTF-8"
             ) from None
 
     return utf8(), True

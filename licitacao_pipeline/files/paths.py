@@ -25,7 +25,7 @@ def inside(root: Path, candidate: str | Path) -> Path:
     path = Path(candidate)
     resolved = (path if path.is_absolute() else base / path).resolve()
     if resolved == base or not resolved.is_relative_to(base):
-        raise UnsafePathError(f"{candidate} is outside {base}")
+        raise UnsafePathError(f"{candidate} está fora de {base}")
     return resolved
 
 
@@ -35,12 +35,12 @@ def plain_name(name: str) -> str:
     or ``nul.csv``); otherwise ``UnsafePathError``."""
     if not _NAME.fullmatch(name) or ".." in name or name.endswith("."):
         raise UnsafePathError(
-            f"{name!r} is not a plain file name (letters, digits, '_', '.', '-'; at most 120 "
-            "characters; no directory, no leading or trailing dot, no '..')"
+            f"{name!r} não é um nome de arquivo simples (letras, dígitos, '_', '.', '-'; no "
+            "máximo 120 caracteres; sem diretório, sem ponto no início ou no fim, sem '..')"
         )
     if _RESERVED.fullmatch(name):
         raise UnsafePathError(
-            f"{name!r} is a name Windows reserves for a device (CON, PRN, AUX, NUL, COM1-9, "
-            "LPT1-9, with any extension): choose another"
+            f"{name!r} é um nome que o Windows reserva para um dispositivo (CON, PRN, AUX, NUL, "
+            "COM1-9, LPT1-9, com qualquer extensão): escolha outro"
         )
     return name

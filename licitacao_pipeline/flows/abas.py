@@ -350,7 +350,7 @@ def _handle(answer, writer: _Writer, result: AbasResult, flush: bool = True) -> 
     elif status == _CANCELLED and result.parada:
         pass  # we stopped the client (budget): the tab stays due for the next run
     elif status == _CANCELLED:  # stopped by someone else: never a silent success
-        result.totals[aba].fail(cid, "request cancelled: the client was stopped", unexpected=True)
+        result.totals[aba].fail(cid, "requisição cancelada: o cliente foi parado", unexpected=True)
     elif status == _FAILED_HERE:
         erro, http_status = payload
         result.totals[aba].fail(cid, erro, unexpected=False)

@@ -68,11 +68,11 @@ def _describe(exc: requests.RequestException, url: str) -> str:
     """Why a POST failed, naming the receiver by its origin only."""
     shown = origin(url)
     if bounded_http.expired() is not None:
-        return f"no complete answer within {DEADLINE_S:g}s from {shown}"
+        return f"nenhuma resposta completa em {DEADLINE_S:g}s de {shown}"
     cause = exc.args[0] if exc.args else exc
     detail = _OBJECT.sub("", str(getattr(cause, "reason", None) or cause))
     if isinstance(exc, requests.Timeout):
-        detail = f"timed out: {detail}"
+        detail = f"tempo esgotado: {detail}"
     return scrub(f"{type(exc).__name__} ({shown}): {detail}", url)[:500]
 
 
@@ -90,10 +90,10 @@ def _post(session: requests.Session, url: str, row: Any) -> str | None:
         return None
     if 300 <= status < 400:
         resp.close()
-        return f"HTTP {status} from {origin(url)}: a redirect, not followed (answer 2xx)"
+        return f"HTTP {status} de {origin(url)}: um redirecionamento, não seguido (responda 2xx)"
     body, _ = bounded_http.read_error_body(resp)
     said = scrub(body[:200].decode("utf-8", "replace").strip(), url)
-    return f"HTTP {status} from {origin(url)}: {said}"[:500]
+    return f"HTTP {status} de {origin(url)}: {said}"[:500]
 
 
 def _post_within(url: str, row: Any) -> str | None:
@@ -112,14 +112,14 @@ def _post_within(url: str, row: Any) -> str | None:
     worker = threading.Thread(target=attempt, name="alerta-webhook", daemon=True)
     worker.start()
     worker.join(ATTEMPT_S)
-    return outcome[0] if outcome else f"no complete answer within {ATTEMPT_S:g}s"
+    return outcome[0] if outcome else f"nenhuma resposta completa em {ATTEMPT_S:g}s"
 
 
 def post_unrecorded(url: str | None, alerta: Alerta) -> str | None:
     """The warehouse is down, so the alert cannot be recorded (nor retried later): post it at
     once, one bounded attempt, so the failure still reaches someone. Returns the error."""
     if not url:
-        return "ALERT_WEBHOOK_URL is not set"
+        return "ALERT_WEBHOOK_URL não definida"
     row = SimpleNamespace(**asdict(alerta), failed_at=datetime.now(UTC))
     return _post_within(url, row)
 

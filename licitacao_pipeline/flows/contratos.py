@@ -142,18 +142,18 @@ def sync_contratos(
             result.amostras_rejeitados = rejects.samples
             if result.taxa_rejeicao > max_taxa_rejeicao:
                 raise SyncAborted(
-                    f"uasg {uasg}: {result.rejeitados} of {result.listados} records rejected "
-                    f"({result.taxa_rejeicao:.1%} > max {max_taxa_rejeicao:.1%}); no contract "
-                    "written (the rejects were recorded in rejected_records). "
-                    f"Samples: {result.amostras_rejeitados[:3]}"
+                    f"uasg {uasg}: {result.rejeitados} de {result.listados} registros rejeitados "
+                    f"({result.taxa_rejeicao:.1%} > máx. {max_taxa_rejeicao:.1%}); nenhum contrato "
+                    "gravado (os rejeitados foram registrados em rejected_records). "
+                    f"Amostras: {result.amostras_rejeitados[:3]}"
                 )
             active = sql.count_active(conn, uasg)
             vanishing = sql.count_vanished(conn, uasg)
             if active and vanishing > max_taxa_remocao * active:
                 raise SyncAborted(
-                    f"uasg {uasg}: {vanishing} of {active} stored contracts vanished from the "
-                    f"listing (> {max_taxa_remocao:.0%}); refusing to mark them removed. "
-                    "If this is real, rerun with a higher max_taxa_remocao."
+                    f"uasg {uasg}: {vanishing} de {active} contratos gravados sumiram da "
+                    f"listagem (> {max_taxa_remocao:.0%}); eles não serão marcados como "
+                    "removidos. Se for real, rode de novo com um max_taxa_remocao maior."
                 )
             result.removidos, result.removidos_fora_da_janela = sql.mark_removed(conn, uasg, visto)
             if result.unidade:

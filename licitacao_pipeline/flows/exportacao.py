@@ -89,9 +89,9 @@ def export(
         total = sql.count_contracts(conn, request.filters)
         if request.format == "pdf" and total > max_pdf_rows:
             raise ExportTooLargeError(
-                f"{thousands(total)} contracts match these filters; a PDF holds at most "
-                f"{thousands(max_pdf_rows)} (narrow uasgs, situacao or vigente_em, or use "
-                "csv, json, ndjson or xml, which have no limit)"
+                f"{thousands(total)} contratos atendem a esses filtros; um PDF comporta no máximo "
+                f"{thousands(max_pdf_rows)} (restrinja uasgs, situacao ou vigente_em, ou use "
+                "csv, json, ndjson ou xml, que não têm limite)"
             )
         with contextlib.ExitStack() as files:
             sink = formatos.open_sink(request, paths, files, total, now)

@@ -80,7 +80,7 @@ class Request:
 
 def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     if value not in allowed:
-        raise ExportConfigError(name, f"{value!r} is not one of {', '.join(allowed)}")
+        raise ExportConfigError(name, f"{value!r} não está entre {', '.join(allowed)}")
     return value
 
 
@@ -90,7 +90,7 @@ def parse_day(name: str, value: str | date) -> date:
         return value
     if day := validators.parse_day(value):
         return day
-    raise ExportConfigError(name, f"{value!r} is not a date (2026-12-31 or 31/12/2026)")
+    raise ExportConfigError(name, f"{value!r} não é uma data (2026-12-31 ou 31/12/2026)")
 
 
 def validate(options: ExportOptions) -> Request:
@@ -100,7 +100,8 @@ def validate(options: ExportOptions) -> Request:
     for code in options.uasgs:
         if not validators.is_uasg(code):
             raise ExportConfigError(
-                "uasgs", f"{code!r} is not a UASG code (exactly 6 digits, leading zeros kept)"
+                "uasgs",
+                f"{code!r} não é um código de UASG (exatamente 6 dígitos, com os zeros à esquerda)",
             )
         uasgs.append(code)
     situacao = _choice("situacao", options.situacao, SITUACOES)
@@ -109,11 +110,11 @@ def validate(options: ExportOptions) -> Request:
     for aba in options.include_tabs:
         tabs.append(_choice("include_tabs", aba, TABS))
     if tabs and fmt == "pdf":
-        raise ExportConfigError("include_tabs", "tabs go along in csv, json, ndjson and xml only")
+        raise ExportConfigError("include_tabs", "as abas vão junto só em csv, json, ndjson e xml")
     delimiter = _choice("delimiter", options.delimiter, DELIMITERS)
     style = _choice("decimal", options.decimal, STYLES)
     if not isinstance(options.bom, bool):
-        raise ExportConfigError("bom", f"{options.bom!r} is not true or false")
+        raise ExportConfigError("bom", f"{options.bom!r} não é true nem false")
     if not isinstance(options.incluir_dados_pessoais, bool):
         raise ExportConfigError(
             "incluir_dados_pessoais", f"{options.incluir_dados_pessoais!r} não é true nem false"
@@ -148,7 +149,7 @@ def targets(directory: Path, request: Request, now: datetime, run_id: str | None
         suffix = Path(name).suffix.lower()
         if suffix != ext:
             if suffix in {f".{f}" for f in FORMATS}:
-                raise ExportConfigError("nome_arquivo", f"{name!r} must end in {ext}")
+                raise ExportConfigError("nome_arquivo", f"{name!r} deve terminar em {ext}")
             name += ext
     else:
         name = f"contratos_{now.astimezone(ZoneInfo(TIMEZONE)):%Y%m%d_%H%M%S}_"

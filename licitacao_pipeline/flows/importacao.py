@@ -11,9 +11,9 @@ follow-up fields are all empty means "no follow-up": its stored row, if any, is 
 Rows name their contract by ``uasg`` + ``numero``, or by an optional ``contrato_id`` column
 (which the exports write: ComprasNet repeats some números within a UASG, and such a número
 alone is rejected as ambiguous). A contract named twice in the file: the first row naming it is
-taken if valid; every later one is rejected ("listed again (first at line N)"). Text cells are
-stored as they are (a cell starting with ``=`` is data), except the ``'`` the exports put before
-such cells, which is removed: an exported file imported again changes nothing.
+taken if valid; every later one is rejected ("contrato listado de novo (primeiro na linha N)").
+Text cells are stored as they are (a cell starting with ``=`` is data), except the ``'`` the
+exports put before such cells, which is removed: an exported file imported again changes nothing.
 """
 
 from __future__ import annotations
@@ -108,9 +108,9 @@ def rejects_name(source: Path, now: datetime, run_id: str | None) -> str:
 
 def _validate_options(options: ImportOptions) -> None:
     if options.encoding not in ENCODINGS:
-        raise ImportConfigError("encoding", f"{options.encoding!r} is not one of utf-8, latin-1")
+        raise ImportConfigError("encoding", f"{options.encoding!r} não está entre utf-8, latin-1")
     if options.delimiter not in DELIMITERS:
-        raise ImportConfigError("delimiter", f"{options.delimiter!r} is not ';' or ','")
+        raise ImportConfigError("delimiter", f"{options.delimiter!r} não é ';' nem ','")
 
 
 def import_file(
@@ -165,8 +165,8 @@ def _rejects_file(path: Path) -> Iterator[IO[str]]:
             yield out
     except OSError as exc:
         raise ImportRejectsError(
-            f"the rejects file could not be written in {path.parent} ({exc.strerror or exc}); "
-            "nothing was imported"
+            f"o arquivo de rejeições não pôde ser gravado em {path.parent} "
+            f"({exc.strerror or exc}); nada foi importado"
         ) from exc
 
 
@@ -189,9 +189,11 @@ def _load(conn, text: IO[str], name: str, delimiter: str, out: IO[str], run_id, 
                 loader.flush()
         loader.flush()
     except csv.Error as exc:
-        raise ImportFileError(f"{name} line {reader.line_num}: not valid CSV: {exc}") from None
+        raise ImportFileError(f"{name} linha {reader.line_num}: CSV inválido: {exc}") from None
     except UnicodeDecodeError as exc:  # the file changed since check_text read it
-        raise ImportFileError(f"{name} line {reader.line_num}: not {exc.encoding} text") from None
+        raise ImportFileError(
+            f"{name} linha {reader.line_num}: não é texto {exc.encoding}"
+        ) from None
     ignored = [c for c in header if c and c not in (*COLUMNS, ID_COLUMN)]
     return {**loader.counts, "ignored_columns": ignored, "samples": loader.samples}
 
@@ -222,23 +224,23 @@ class _Loader:
         if row.contrato_id is not None:
             found = by_id.get(row.contrato_id)
             if found is None:
-                row.problems.append(f"no contract with contrato_id {row.contrato_id}")
+                row.problems.append(f"nenhum contrato com contrato_id {row.contrato_id}")
                 return None
             if found != row.key:
                 row.problems.append(
-                    f"contrato_id {row.contrato_id} is contract {found[1]} of UASG {found[0]}, "
-                    f"not {numero} of UASG {uasg}"
+                    f"contrato_id {row.contrato_id} é o contrato {found[1]} da UASG {found[0]}, "
+                    f"não o {numero} da UASG {uasg}"
                 )
                 return None
             return row.contrato_id
         match = by_key.get(row.key)
         if match is None:
-            row.problems.append(f"no contract {numero} of UASG {uasg} in the warehouse")
+            row.problems.append(f"nenhum contrato {numero} da UASG {uasg} no warehouse")
             return None
         if len(match.ids) > 1:
             row.problems.append(
-                f"{len(match.ids)} contracts {numero} of UASG {uasg} (ids "
-                f"{', '.join(map(str, match.ids))}): ambiguous; add a contrato_id column"
+                f"{len(match.ids)} contratos {numero} da UASG {uasg} (ids "
+                f"{', '.join(map(str, match.ids))}): ambíguo; acrescente uma coluna contrato_id"
             )
             return None
         return match.ids[0]
@@ -255,7 +257,9 @@ class _Loader:
         for row in pending:
             cid = self._resolve(row, by_key, by_id)
             if cid is not None and cid in self.seen:
-                row.problems.append(f"contract listed again (first at line {self.seen[cid]})")
+                row.problems.append(
+                    f"contrato listado de novo (primeiro na linha {self.seen[cid]})"
+                )
             elif cid is not None:
                 self.seen[cid] = row.line
             if row.problems:

@@ -20,7 +20,7 @@ class ImportConfigError(ConfigRecusada):
 class ImportFileError(Recusado, ValueError):
     """The file is refused as a whole; nothing was changed."""
 
-    prefixo = "file refused, nothing changed"
+    prefixo = "arquivo recusado, nada foi alterado"
 
 
 class ImportRejectsError(OSError):
@@ -34,7 +34,7 @@ def open_source(root: Path, given: str) -> tuple[IO[bytes], Path]:
     try:
         relative(root, given)  # outside, empty, NUL: said before the name's extension
         if Path(given.strip()).suffix.lower() != ".csv":
-            raise ImportConfigError("path", f"{given} is not a .csv file")
+            raise ImportConfigError("path", f"{given} não é um arquivo .csv")
         fd, path = open_inside(root, given)
     except Recusa as exc:
         why = _REASONS[exc.motivo].format(given=given, root=root.resolve())
@@ -43,12 +43,12 @@ def open_source(root: Path, given: str) -> tuple[IO[bytes], Path]:
 
 
 _REASONS = {
-    "vazio": "empty (name a .csv file in the import directory)",
-    "nul": "contains a NUL character (not a file name)",
-    "fora": "{given} is outside the import directory {root} (LICITACAO_IMPORT_DIR), or reached "
-    "through a symbolic link (links are not followed); only files there are read",
-    "inexistente": "{given}: no such file in {root}",
-    "irregular": "{given} is not a regular file",
+    "vazio": "vazio (informe um arquivo .csv do diretório de importação)",
+    "nul": "contém um caractere NUL (não é um nome de arquivo)",
+    "fora": "{given} está fora do diretório de importação {root} (LICITACAO_IMPORT_DIR), ou é "
+    "alcançado por um link simbólico (links não são seguidos); só arquivos de lá são lidos",
+    "inexistente": "{given}: arquivo inexistente em {root}",
+    "irregular": "{given} não é um arquivo regular",
 }
 
 

@@ -35,22 +35,23 @@ def header_name(cell: str) -> str:
 def _header(row: list[str] | None, name: str, delimiter: str) -> list[str]:
     if not row or not any(c.strip() for c in row):
         raise ImportFileError(
-            f"{name} line 1: no header (expected {delimiter.join(COLUMNS)} as the first line)"
+            f"{name} linha 1: sem cabeçalho (esperava {delimiter.join(COLUMNS)} na primeira linha)"
         )
     names = [header_name(c) for c in row]
     repeated = sorted({n for n in names if n and names.count(n) > 1})
     if repeated:
-        raise ImportFileError(f"{name} line 1: column {repeated[0]!r} is repeated")
+        raise ImportFileError(f"{name} linha 1: a coluna {repeated[0]!r} se repete")
     missing = [c for c in COLUMNS if c not in names]
     if missing:
         other = next(d for d in DELIMITERS if d != delimiter)
         hint = ""
         if len(row) == 1 and all(c in header_name(row[0]).split(other) for c in COLUMNS):
-            hint = f"; the file seems to use {other!r}: set delimiter to {other!r}"
+            hint = f"; o arquivo parece usar {other!r}: defina delimiter como {other!r}"
+        falta = "faltam as colunas" if len(missing) > 1 else "falta a coluna"
         raise ImportFileError(
-            f"{name} line 1: wrong header, missing column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(missing)} (expected {delimiter.join(COLUMNS)}; other columns are "
-            f"ignored){hint}"
+            f"{name} linha 1: cabeçalho errado, {falta} "
+            f"{', '.join(missing)} (esperava {delimiter.join(COLUMNS)}; outras colunas são "
+            f"ignoradas){hint}"
         )
     return names
 
@@ -72,7 +73,7 @@ def _text(row: _Row, cells: dict[str, str], name: str) -> None:
     value = unneutralize(cells[name].strip())
     if len(value) > MAX_CHARS[name]:
         row.problems.append(
-            f"{name}: {len(value):,} characters (at most {MAX_CHARS[name]:,})".replace(",", ".")
+            f"{name}: {len(value):,} caracteres (no máximo {MAX_CHARS[name]:,})".replace(",", ".")
         )
     row.values[name] = value or None
 
@@ -86,25 +87,26 @@ def validate_row(line: int, cells_list: list[str], header: Sequence[str]) -> _Ro
     """Field checks of one row (the contract's existence and duplicates are checked after)."""
     row = _Row(line, cells_list)
     if len(cells_list) != len(header):
-        row.problems.append(f"{len(cells_list)} values for {len(header)} columns")
+        row.problems.append(f"{len(cells_list)} valores para {len(header)} colunas")
         return row
     cells = dict(zip(header, cells_list, strict=True))
     uasg, numero = cells["uasg"].strip(), cells["numero"].strip()
     if not uasg:
-        row.problems.append("uasg: missing")
+        row.problems.append("uasg: ausente")
     elif not is_uasg(uasg):
         row.problems.append(
-            f"uasg: {uasg!r} is not a UASG code (exactly 6 digits, leading zeros kept: 012345)"
+            f"uasg: {uasg!r} não é um código de UASG (exatamente 6 dígitos, com os zeros à "
+            "esquerda: 012345)"
         )
     if not numero:
-        row.problems.append("numero: missing")
+        row.problems.append("numero: ausente")
     elif not _NUMERO.match(numero):
-        row.problems.append(f"numero: {numero!r} is not a contract number like 00013/2026")
+        row.problems.append(f"numero: {numero!r} não é um número de contrato como 00013/2026")
     if not row.problems:
         row.key = (uasg, numero)
     given_id = cells.get(ID_COLUMN, "").strip()
     if given_id and not _ID.match(given_id):
-        row.problems.append(f"contrato_id: {given_id!r} is not a contract id (digits)")
+        row.problems.append(f"contrato_id: {given_id!r} não é um id de contrato (dígitos)")
         row.key = None  # the row names no contract
     elif given_id:
         row.contrato_id = int(given_id)
@@ -113,7 +115,7 @@ def validate_row(line: int, cells_list: list[str], header: Sequence[str]) -> _Ro
     prioridade = _prioridade(cells["prioridade"])
     if prioridade and prioridade not in PRIORIDADES:
         row.problems.append(
-            f"prioridade: {cells['prioridade'].strip()!r} is not one of {', '.join(PRIORIDADES)}"
+            f"prioridade: {cells['prioridade'].strip()!r} não está entre {', '.join(PRIORIDADES)}"
         )
     row.values["prioridade"] = prioridade or None
     alertar = cells["alertar_em"].strip()
@@ -121,9 +123,11 @@ def validate_row(line: int, cells_list: list[str], header: Sequence[str]) -> _Ro
     if alertar:
         day = parse_day(alertar)
         if day is None:
-            row.problems.append(f"alertar_em: {alertar!r} is not a date (31/12/2026 or 2026-12-31)")
+            row.problems.append(
+                f"alertar_em: {alertar!r} não é uma data (31/12/2026 ou 2026-12-31)"
+            )
         elif day.year not in _YEARS:
-            row.problems.append(f"alertar_em: year {day.year} is out of range (2000-2100)")
+            row.problems.append(f"alertar_em: ano {day.year} fora do intervalo (2000-2100)")
         else:
             row.values["alertar_em"] = day
     return row

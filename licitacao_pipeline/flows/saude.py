@@ -35,15 +35,15 @@ def check_comprasnet(base_url: str, path: str, timeout_s: float) -> Health:
     started = time.monotonic()
     try:
         client.get_json(path)
-        ok, detalhe = True, f"{base_url}{path} answered JSON"
+        ok, detalhe = True, f"{base_url}{path} respondeu JSON"
     except ComprasNetNotFound as exc:
-        ok, detalhe = True, f"{base_url}{path} answered 404 (the API is up)"
+        ok, detalhe = True, f"{base_url}{path} respondeu 404 (a API está no ar)"
         if exc.corpo_truncado:  # not the API's {"message": ""}
-            ok, detalhe = False, f"{base_url}{path} answered 404 with a body over 64 KiB"
+            ok, detalhe = False, f"{base_url}{path} respondeu 404 com um corpo acima de 64 KiB"
     except ComprasNetError as exc:
         # The deadline here is the check's own: say which setting changes it.
         said = str(exc).replace("request_deadline_s do recurso comprasnet", "tempo_limite_s")
-        ok, detalhe = False, f"ComprasNet is unreachable or failing: {said}"
+        ok, detalhe = False, f"o ComprasNet está inacessível ou falhando: {said}"
     finally:
         client.close()
     return Health(ok, round(time.monotonic() - started, 3), detalhe)
@@ -55,8 +55,8 @@ def check_warehouse(url: URL, timeout_s: float) -> Health:
     where = url.render_as_string(hide_password=True)
     try:
         sql.ping(url, timeout_s)
-        ok, detalhe = True, f"{where} answered SELECT 1"
+        ok, detalhe = True, f"{where} respondeu SELECT 1"
     except Exception as exc:  # every driver/network error means the same: not reachable
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        ok, detalhe = False, f"warehouse {where} is unreachable: {type(exc).__name__}: {first}"
+        ok, detalhe = False, f"o warehouse {where} está inacessível: {type(exc).__name__}: {first}"
     return Health(ok, round(time.monotonic() - started, 3), detalhe)

@@ -131,9 +131,9 @@ def database_url(url: str | None = None) -> URL:
         return normalize_url(url)
     if em_producao():
         raise WarehouseNotConfigured(
-            f"DATABASE_URL is not set and {AMBIENTE_VAR}=producao: production never starts an "
-            "embedded PostgreSQL. Set DATABASE_URL to the warehouse, e.g. "
-            "postgresql+psycopg2://user:password@host:5432/licitacao"
+            f"DATABASE_URL não está definida e {AMBIENTE_VAR}=producao: a produção nunca inicia "
+            "um PostgreSQL embutido. Defina DATABASE_URL como a URL do warehouse, por exemplo "
+            "postgresql+psycopg2://usuario:senha@host:5432/licitacao"
         )
     return embedded_url()
 
