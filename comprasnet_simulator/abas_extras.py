@@ -23,6 +23,7 @@ from . import data
 from .data import brl, iso_day, parse_brl
 
 ID_OFFSET = {tab: 12 * i for i, tab in enumerate(data.EXTRA_TABS)}  # cronograma <= 12
+APP_URL = "https://contratos.comprasnet.gov.br"
 _HOJE = data._LAST_EMISSION  # the data's "today": no emission after it
 _DDD = {"RJ": 21, "BA": 71, "RN": 84, "PA": 91, "SP": 11, "SC": 48, "MS": 67, "AM": 92, "ES": 27}
 _DDD |= {"PE": 81, "CE": 85, "RS": 53, "MG": 31, "GO": 62, "MA": 98, "AP": 96, "DF": 61}
@@ -323,7 +324,8 @@ def _ocorrencias(rng: random.Random, c: dict, meta: dict, base_url: str) -> Iter
     emails = [p["email"] for p in prepostos if p["situacao"] == "Ativo"] or [None]
     tag = "C" if c["categoria"] == "Compras" else "S"
     textos = [t for k, t in (line.split(": ", 1) for line in _OCORRENCIAS) if k in (tag, "*")]
-    pasta = f"{base_url}/storage/contrato/{c['id']}_{c['numero'].replace('/', '_')}"
+    # the server's APP_URL, not the host asked: the same record whoever serves it
+    pasta = f"{APP_URL}/storage/contrato/{c['id']}_{c['numero'].replace('/', '_')}"
     for k, dia in enumerate(sorted(_between(rng, inicio, last) for _ in range(n))):
         referida = rng.randint(1, k) if k and rng.random() < 0.4 else ""
         texto = rng.choice(textos)

@@ -324,7 +324,6 @@ def test_a_stopped_sync_says_what_it_stored_and_what_is_left_without_a_traceback
 def test_the_ui_materializes_a_uasg_and_its_tabs_follow_in_one_click(dia, tmp_path):
     """The asset page's Materialize syncs the listing; the tabs run next, by themselves."""
     chromium = topologia.chromium_or_missing()
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
@@ -332,9 +331,8 @@ def test_the_ui_materializes_a_uasg_and_its_tabs_follow_in_one_click(dia, tmp_pa
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.set_default_timeout(60_000)
+            topologia.skip_welcome_dialog(page)
             page.goto(f"{dia.url}/assets/contratos")
-            with contextlib.suppress(PlaywrightTimeout):
-                page.get_by_role("button", name="Skip").click(timeout=5_000)
             page.get_by_role("button", name="Materialize…").click()
             dialog = page.get_by_role("dialog")
             dialog.get_by_text("Select a partition or create one").click()

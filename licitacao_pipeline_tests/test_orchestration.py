@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import dagster as dg
 import pytest
 
+from licitacao_pipeline.comprasnet.abas import ABAS
 from licitacao_pipeline.definitions import defs
 from licitacao_pipeline.defs.abas import contratos_abas
 from licitacao_pipeline.defs.contratos import contratos
@@ -20,7 +21,7 @@ from licitacao_pipeline.defs.sensors import abas_seguem_contratos, alerta_falhas
 from .helpers import rows, with_client
 
 ALL = {"contratos": {"config": {"vigencia_janela_dias": None}}}
-TAB_KEYS = [dg.AssetKey(f"contratos_{t}") for t in ("historico", "empenhos", "itens", "arquivos")]
+TAB_KEYS = [dg.AssetKey(f"contratos_{t}") for t in ABAS]
 
 
 def _tabs_after(instance, result, resources):

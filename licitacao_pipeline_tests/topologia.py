@@ -145,3 +145,11 @@ class Proxy:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         self._log.close()
+
+
+def skip_welcome_dialog(page) -> None:
+    """Dagster's newsletter dialog opens on a first visit, sometimes seconds after the page (on a
+    loaded machine): dismiss it whenever it shows up, before any action it would block."""
+    page.add_locator_handler(
+        page.get_by_role("button", name="Skip"), lambda skip: skip.click(), no_wait_after=True
+    )
