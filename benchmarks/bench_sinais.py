@@ -1,5 +1,6 @@
 """Red flags at the scale of the whole federal government: a synthetic warehouse of N contracts
-(default 1,000,000; 3 historico terms and 2 empenhos each, a few percent tripping each rule),
+(default 1,000,000; 3 historico terms, 2 empenhos, 3 faturas and 1 garantia each, a few percent
+tripping each rule),
 then a first refresh of ``sinais_de_alerta`` (every flag opens), and an unchanged one (nothing
 opens, nothing resolves, no alert). Target: each refresh within the portal's 30 minutes.
 
@@ -61,6 +62,25 @@ SELECT c.id, c.id * 10 + k, '2026NE' || (c.id * 10 + k),
        '{}', 'h'
 FROM contratos c CROSS JOIN generate_series(0, 1) AS k
 """
+# Its faturas: three of 30 % of its value, the last due 2026-09-30 and "Pendente" 1 in 47 (more
+# than 30 days overdue), else all "Pago"; 1 in 53 has a fourth paid one (paid above, by faturas).
+FATURAS = """
+INSERT INTO contratos_faturas (contrato_id, id, numero, vencimento, valor, glosa, valorliquido,
+    situacao, payload, payload_hash)
+SELECT c.id, c.id * 10 + k, 'NF' || (c.id * 10 + k), DATE '2026-06-30' + 30 * k,
+       c.valor_global * 0.3, 0, c.valor_global * 0.3,
+       CASE WHEN k = 3 THEN 'Pago' WHEN k = 2 AND c.id % 47 = 0 THEN 'Pendente' ELSE 'Pago' END,
+       '{}', 'h'
+FROM contratos c CROSS JOIN generate_series(0, 3) AS k
+WHERE k < 3 OR c.id % 53 = 0
+"""
+# Its garantia: 5 % of its value, due 90 days after its end; 1 in 59 expired 2026-11-01.
+GARANTIAS = """
+INSERT INTO contratos_garantias (contrato_id, id, tipo, valor, vencimento, payload, payload_hash)
+SELECT c.id, c.id, 'Seguro-garantia', c.valor_global * 0.05,
+       CASE WHEN c.id % 59 = 0 THEN DATE '2026-11-01' ELSE c.vigencia_fim + 90 END, '{}', 'h'
+FROM contratos c
+"""
 
 
 def main() -> None:
@@ -71,7 +91,7 @@ def main() -> None:
         engine = get_engine(url)
         started = time.perf_counter()
         with engine.begin() as conn:
-            for statement in (CONTRATOS, TERMOS, EMPENHOS):
+            for statement in (CONTRATOS, TERMOS, EMPENHOS, FATURAS, GARANTIAS):
                 conn.execute(sa.text(statement), {"n": args.contracts})
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")

@@ -42,6 +42,9 @@ def _momentaneo(exc: BaseException) -> bool:
             return True
         if "DagsterUserCodeUnreachableError" in text:  # the code server restarting (a deploy)
             return True
+        # the CLI launches only this project's jobs: "not found" is its location (re)loading
+        if "PipelineNotFoundError" in text:
+            return True
         exc = exc.__cause__
     return False
 
@@ -52,6 +55,8 @@ def _resumo(exc: BaseException) -> str:
         return "conexão com o banco de dados perdida"
     if "DagsterUserCodeUnreachableError" in text:
         return "servidor de código indisponível"
+    if "PipelineNotFoundError" in text:
+        return "servidor de código carregando as definições"
     return text[:120]
 
 
