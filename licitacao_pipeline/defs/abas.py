@@ -122,12 +122,15 @@ def contratos_abas(
             logger=context.log,
             ao_saber_o_nome=lambda nome: tag_unidade(context, nome),
         )
-    client = comprasnet.client
-    extra = {
-        **run_stats(client, time.monotonic() - started),
-        "completa": completa,
-    }
-    for aba in abas:
+    yield from resultados(context, feito, comprasnet.client, time.monotonic() - started, completa)
+    if motivo := falha_da_execucao(resultado, uasg, config.max_taxa_falhas):
+        raise dg.Failure(motivo, allow_retries=False)
+
+
+def resultados(context, feito: AbasDaUasg, client, seconds: float, completa: bool):
+    """Each tab's materialization (its counts, the run's requests) and its check."""
+    extra = {**run_stats(client, seconds), "completa": completa}
+    for aba, t in feito.resultado.totals.items():
         yield dg.MaterializeResult(
             asset_key=ABA_KEYS[aba],
             metadata={
@@ -136,15 +139,12 @@ def contratos_abas(
                 **textos_metadata(context, client, aba),
             },
         )
-        t = resultado.totals[aba]
         yield dg.AssetCheckResult(
             asset_key=ABA_KEYS[aba],
             check_name="sem_falhas",
             passed=t.falhas == 0,
             metadata={"falhas": t.falhas, "amostras": t.amostras_falhas},
         )
-    if motivo := falha_da_execucao(resultado, uasg, config.max_taxa_falhas):
-        raise dg.Failure(motivo, allow_retries=False)
 
 
 def run_stats(client, seconds: float) -> dict:
