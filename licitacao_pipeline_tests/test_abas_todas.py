@@ -6,7 +6,7 @@ stays out of exports, reasons and metadata unless asked for."""
 
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -191,3 +191,66 @@ def test_a_bad_personal_field_is_rejected_without_showing_its_value(sim, resourc
     with engine.connect() as conn:
         reasons = conn.execute(sa.text("SELECT string_agg(reason, ' ') FROM rejected_records"))
         assert "secreto" not in reasons.scalar_one()
+
+
+def test_the_daily_report_lists_expiring_and_expired_guarantees_of_contracts_in_force(
+    sim, resources, engine, db_url, exports
+):
+    import dagster as dg
+
+    from licitacao_pipeline.defs.garantias import garantias_a_vencer
+    from licitacao_pipeline.defs.portal import painel_contratos
+    from licitacao_pipeline.relogio import local_today
+
+    ids = sim.contrato_ids(UASG)
+    sync_all(resources)
+    hoje = local_today()
+    with engine.begin() as conn:  # one contract in force with an expired and a near guarantee
+        conn.execute(
+            sa.text("UPDATE contratos SET situacao = 'Ativo', vigencia_inicio = :a, "
+                    "vigencia_fim = :b WHERE id = :c"),
+            {"a": date(2020, 1, 1), "b": date(2099, 1, 1), "c": ids[0]},
+        )  # fmt: skip
+    sim_garantias = [
+        {"id": 1, "contrato_id": ids[0], "tipo": "Seguro-garantia", "valor": "1.000,00",
+         "vencimento": (hoje.replace(day=1) - timedelta(days=1)).isoformat()},
+        {"id": 2, "contrato_id": ids[0], "tipo": "Fiança bancária", "valor": "0,00",
+         "vencimento": (hoje + timedelta(days=90)).isoformat()},
+        {"id": 3, "contrato_id": ids[0], "tipo": "Caução em dinheiro", "valor": "5,00",
+         "vencimento": (hoje + timedelta(days=91)).isoformat()},
+    ]  # fmt: skip
+    sim.set_tab(ids[0], "garantias", sim_garantias)
+    sync_tabs_only(resources, {"completa": True})
+    result = dg.materialize(
+        [painel_contratos, garantias_a_vencer],
+        resources={"warehouse": resources["warehouse"]},
+    )
+    with engine.connect() as conn:
+        view = {r["contrato_id"]: r for r in conn.execute(
+            sa.text("SELECT * FROM painel_contratos")).mappings()}  # fmt: skip
+        garantias = conn.execute(
+            sa.text("SELECT * FROM contratos_garantias WHERE removido_em IS NULL")
+        ).mappings()
+        expected = sorted(
+            (g["contrato_id"], g["id"], (g["vencimento"] - hoje).days)
+            for g in garantias
+            if view[g["contrato_id"]]["em_vigor"] and g["vencimento"] is not None
+            and g["vencimento"] <= hoje + timedelta(days=90)
+        )  # fmt: skip
+        stored = sorted(
+            (r["contrato_id"], r["garantia_id"], r["dias_para_vencimento"])
+            for r in conn.execute(sa.text("SELECT * FROM garantias_a_vencer")).mappings()
+        )
+    assert stored == expected
+    assert (
+        ids[0],
+        1,
+        (sim_garantias and (hoje.replace(day=1) - timedelta(days=1) - hoje).days),
+    ) in stored
+    assert (ids[0], 2, 90) in stored and not any(r[:2] == (ids[0], 3) for r in stored)
+    [mat] = [m for m in result.get_asset_materialization_events()
+             if m.asset_key.path == ["garantias_a_vencer"]]  # fmt: skip
+    meta = {k: v.value for k, v in mat.materialization.metadata.items()}
+    assert meta["vencidas"] == sum(1 for r in stored if r[2] < 0) >= 1
+    csv_lines = (exports / f"garantias_a_vencer_{hoje:%Y%m%d}.csv").read_text("utf-8-sig")
+    assert len(csv_lines.splitlines()) == len(stored) + 1 and "1.000,00" in csv_lines

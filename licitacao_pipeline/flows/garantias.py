@@ -4,17 +4,17 @@ within 90 days or already expired, beside the expiring-contracts report: the tab
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from licitacao_pipeline.files.cells import brl, safe_text
 from licitacao_pipeline.files.paths import inside
-from licitacao_pipeline.flows.portal import Report, write_atomic
+from licitacao_pipeline.flows import portal
+from licitacao_pipeline.flows.portal import Report
 from licitacao_pipeline.warehouse import portal as sql
 
 CSV_HEADER = [
@@ -44,16 +44,7 @@ def csv_row(row: Mapping[str, Any]) -> list[str]:
 
 
 def write_report(engine: Engine, directory: Path, day: date) -> Report:
-    """Rewrite ``garantias_a_vencer``, then ``garantias_a_vencer_AAAAMMDD.csv`` (UTF-8 with BOM,
-    ``;``) in ``directory``: the name is generated, never given."""
+    """Rewrite ``garantias_a_vencer``, then ``garantias_a_vencer_AAAAMMDD.csv`` in
+    ``directory``: the name is generated, never given."""
     path = inside(directory, f"garantias_a_vencer_{day:%Y%m%d}.csv")
-    with engine.begin() as conn:
-        rows = sql.replace_garantias_a_vencer(conn)
-
-    def write(handle: IO[str]) -> None:
-        writer = csv.writer(handle, delimiter=";")
-        writer.writerow(CSV_HEADER)
-        writer.writerows(csv_row(r) for r in rows)
-
-    write_atomic(path, write)
-    return Report(path, list(rows))
+    return portal.write_report(engine, path, sql.replace_garantias_a_vencer, CSV_HEADER, csv_row)

@@ -167,16 +167,29 @@ class Report:
     rows: list[Mapping[str, Any]]
 
 
-def write_expiring_report(engine: Engine, directory: Path, day: date) -> Report:
-    """Rewrite ``contratos_a_vencer`` from the view, then its CSV (UTF-8 with BOM, ``;``)."""
-    path = report_path(directory, day)
+def write_report(
+    engine: Engine,
+    path: Path,
+    replace: Callable[[Any], Sequence[Mapping[str, Any]]],
+    header: Sequence[str],
+    row: Callable[[Mapping[str, Any]], list[str]],
+) -> Report:
+    """Rewrite a report table (``replace``, in one transaction), then its CSV at ``path``
+    (UTF-8 with BOM, ``;``)."""
     with engine.begin() as conn:
-        rows = sql.replace_a_vencer(conn)
+        rows = replace(conn)
 
     def write(handle: IO[str]) -> None:
         writer = csv.writer(handle, delimiter=";")
-        writer.writerow(CSV_HEADER)
-        writer.writerows(csv_row(r) for r in rows)
+        writer.writerow(header)
+        writer.writerows(row(r) for r in rows)
 
     write_atomic(path, write)
     return Report(path, list(rows))
+
+
+def write_expiring_report(engine: Engine, directory: Path, day: date) -> Report:
+    """Rewrite ``contratos_a_vencer`` from the view, then its CSV."""
+    return write_report(
+        engine, report_path(directory, day), sql.replace_a_vencer, CSV_HEADER, csv_row
+    )
