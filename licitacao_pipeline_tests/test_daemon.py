@@ -600,10 +600,12 @@ def test_a_browser_materializes_a_partition_from_the_ui_through_the_proxy(deploy
             )
             page = context.new_page()
             page.set_default_timeout(60_000)
-            topologia.skip_welcome_dialog(page)
             page.goto(f"{dep.url}/assets/contratos?view=partitions")
+            topologia.skip_welcome_dialog(page)
             for uasg in uasgs:  # its UASG partitions
-                expect(page.get_by_text(uasg, exact=True).filter(visible=True)).to_have_count(1)
+                expect(page.get_by_text(uasg, exact=True).filter(visible=True)).to_have_count(
+                    1, timeout=60_000
+                )
             page.get_by_role("button", name="Materialize…").click()
             dialog = page.get_by_role("dialog")
             expect(dialog).to_contain_text("Launch runs to materialize contratos")

@@ -331,8 +331,8 @@ def test_the_ui_materializes_a_uasg_and_its_tabs_follow_in_one_click(dia, tmp_pa
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.set_default_timeout(60_000)
-            topologia.skip_welcome_dialog(page)
             page.goto(f"{dia.url}/assets/contratos")
+            topologia.skip_welcome_dialog(page)
             page.get_by_role("button", name="Materialize…").click()
             dialog = page.get_by_role("dialog")
             dialog.get_by_text("Select a partition or create one").click()

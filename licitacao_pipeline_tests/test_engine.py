@@ -77,7 +77,7 @@ def test_migrate_command_brings_an_empty_database_to_head(pg_admin_url):
             [cli, "migrate", "--database-url", url], capture_output=True, text=True, timeout=120
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
-        assert f"revision {head_revision()}" in proc.stdout
+        assert f"revisão {head_revision()}" in proc.stdout
         engine = sa.create_engine(url, poolclass=sa.NullPool)
         with engine.connect() as conn:
             tables = set(sa.inspect(conn).get_table_names())

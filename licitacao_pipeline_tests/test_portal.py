@@ -730,10 +730,10 @@ def test_health_check_fails_clearly_when_the_warehouse_is_down(sim, db_url, engi
         failures = [e for e in down.all_events if e.event_type_value == "STEP_FAILURE"]
         assert [e.step_key for e in failures] == ["warehouse_acessivel"]
         message = failures[0].event_specific_data.error.message
-        assert "warehouse" in message and "unreachable" in message and "127.0.0.1:9" in message
+        assert "warehouse" in message and "inacessível" in message and "127.0.0.1:9" in message
         [alert] = _alert(instance, down, db_url, engine)
     assert alert["failed_steps"] == ["warehouse_acessivel"]
-    assert "unreachable" in alert["message"] and "OperationalError" in alert["message"]
+    assert "inacessível" in alert["message"] and "OperationalError" in alert["message"]
 
 
 @pytest.fixture

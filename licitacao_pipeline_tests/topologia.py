@@ -147,9 +147,13 @@ class Proxy:
         self._log.close()
 
 
-def skip_welcome_dialog(page) -> None:
-    """Dagster's newsletter dialog opens on a first visit, sometimes seconds after the page (on a
-    loaded machine): dismiss it whenever it shows up, before any action it would block."""
-    page.add_locator_handler(
-        page.get_by_role("button", name="Skip"), lambda skip: skip.click(), no_wait_after=True
-    )
+def skip_welcome_dialog(page, wait_s: float = 15) -> None:
+    """Dagster's newsletter dialog opens on a first visit, seconds after the page on a loaded
+    machine: wait for it a while after the page loads and dismiss it; should it come later
+    still, dismiss it whenever it shows up before an action it would block."""
+    skip = page.get_by_role("button", name="Skip")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):  # it did not come
+        skip.click(timeout=wait_s * 1000)
+    page.add_locator_handler(skip, lambda button: button.click(), no_wait_after=True)
